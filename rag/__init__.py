@@ -1,0 +1,1 @@
+"""Newsdesk: question answering over news articles with verified citations."""

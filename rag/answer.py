@@ -1,0 +1,137 @@
+"""Answer a question: condense the follow-up, retrieve, generate, check citations.
+
+`Newsdesk` is built once from the settings (embedding model, store, BM25 index,
+generator) and shared by the CLI, the chat page and the eval harness, all of which call
+`answer()` or `stream()` and get the same `Answer` (the JSON contract in the README).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator
+
+from rag.citations import Citation, check_citations
+from rag.config import Settings
+from rag.generators import AnswerWriter, Draft, make_generator
+from rag.retrieve import Filters, Passage, Retriever
+
+REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as it is; the message says why."""
+
+
+@dataclass
+class Answer:
+    """A checked answer, ready to show or to serialise."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    generator: str
+    standalone_question: str = ""
+    relevance: float = 0.0
+    citation_check: dict[str, list[int]] = field(default_factory=dict)
+    timings_ms: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract: citations with quotes and offsets, passages with scores."""
+        return {
+            "question": self.question, "standalone_question": self.standalone_question,
+            "answer": self.answer, "refused": self.refused,
+            "citations": [asdict(c) for c in self.citations],
+            "passages": [{"n": p.n, "doc_id": p.doc_id, "chunk_id": p.chunk_id,
+                          "score": round(p.score, 4), "dense_similarity": round(p.dense_similarity, 4),
+                          "title": p.title, "date": p.date, "source": p.source, "url": p.url,
+                          "start": p.start, "end": p.end, "text": p.text} for p in self.passages],
+            "generator": self.generator, "relevance": round(self.relevance, 4),
+            "citation_check": self.citation_check, "timings_ms": self.timings_ms,
+        }
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """The question with control characters and surplus whitespace removed, or QuestionError."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
+    if not cleaned:
+        raise QuestionError("the question is empty: type a question about the articles")
+    if len(cleaned) > max_chars:
+        raise QuestionError(f"the question is {len(cleaned)} characters long; the limit is "
+                            f"{max_chars} (setting max_question_chars)")
+    return cleaned
+
+
+class Newsdesk:
+    """The question-answering pipeline over one collection."""
+
+    def __init__(self, settings: Settings, generator: AnswerWriter | None = None) -> None:
+        self.settings = settings
+        self.retriever = Retriever(settings)
+        self.generator = generator or make_generator(settings)
+
+    def _prepare(self, question: str, history: list[dict] | None, top_k: int | None,
+                 filters: Filters, timings: dict[str, int]) -> tuple[str, str, list[Passage], float]:
+        started = time.perf_counter()
+        question = clean_question(question, self.settings.max_question_chars)
+        standalone = self.generator.condense(question, history or [])
+        timings["condense"] = _ms(started)
+        started = time.perf_counter()
+        passages = self.retriever.search(standalone, top_k, filters)
+        timings["retrieve"] = _ms(started)
+        relevance = max((p.dense_similarity for p in passages), default=0.0)
+        return question, standalone, passages, relevance
+
+    def _finish(self, question: str, standalone: str, passages: list[Passage], relevance: float,
+                draft: Draft | None, timings: dict[str, int], started: float) -> Answer:
+        answer = Answer(question=question, answer=REFUSAL_TEXT, refused=True, citations=[],
+                        passages=passages, generator=self.generator.name,
+                        standalone_question=standalone, relevance=relevance, timings_ms=timings)
+        if draft is not None and not draft.refused:
+            check_started = time.perf_counter()
+            text, citations, check = check_citations(draft.text, passages)
+            timings["check"] = _ms(check_started)
+            answer.citation_check = {"removed": check.removed, "added": check.added}
+            if text.strip():
+                answer.answer, answer.citations, answer.refused = text, citations, False
+        timings["total"] = _ms(started)
+        return answer
+
+    def _relevant(self, passages: list[Passage], relevance: float) -> bool:
+        return bool(passages) and relevance >= self.settings.min_relevance
+
+    def answer(self, question: str, history: list[dict] | None = None, top_k: int | None = None,
+               filters: Filters = Filters()) -> Answer:
+        """Answer one question (with the conversation so far, for follow-ups)."""
+        started = time.perf_counter()
+        timings: dict[str, int] = {}
+        question, standalone, passages, relevance = self._prepare(
+            question, history, top_k, filters, timings)
+        draft = None
+        if self._relevant(passages, relevance):
+            generate_started = time.perf_counter()
+            draft = self.generator.generate(standalone, passages)
+            timings["generate"] = _ms(generate_started)
+        return self._finish(question, standalone, passages, relevance, draft, timings, started)
+
+    def stream(self, question: str, history: list[dict] | None = None, top_k: int | None = None,
+               filters: Filters = Filters()) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is written, then the checked `Answer`."""
+        started = time.perf_counter()
+        timings: dict[str, int] = {}
+        question, standalone, passages, relevance = self._prepare(
+            question, history, top_k, filters, timings)
+        draft = None
+        if self._relevant(passages, relevance):
+            generate_started = time.perf_counter()
+            draft = yield from self.generator.stream(standalone, passages)
+            timings["generate"] = _ms(generate_started)
+        yield self._finish(question, standalone, passages, relevance, draft, timings, started)
+
+
+def _ms(since: float) -> int:
+    return round((time.perf_counter() - since) * 1000)

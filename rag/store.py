@@ -1,0 +1,129 @@
+"""The Chroma store: embedded on disk by default, or a `chroma run` server.
+
+The collection records the embedding model's name and dimension, and a revision number
+that every ingest bumps (so readers know when to rebuild their BM25 index). Opening a
+collection with another embedding model is an error that says to re-ingest.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from rag.config import Settings
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+MODEL_KEY, DIM_KEY, REVISION_KEY = "embedding_model", "embedding_dim", "revision"
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message says where it is and what to do."""
+
+
+class EmptyIndexError(StoreError):
+    """Nothing has been ingested into the collection yet."""
+
+
+def store_address(settings: Settings) -> str:
+    """Where the store lives, for messages."""
+    if settings.store == "server":
+        return f"Chroma server http://{settings.chroma_host}:{settings.chroma_port}"
+    return f"embedded store {settings.store_path}"
+
+
+def connect(settings: Settings) -> Any:
+    """A Chroma client for the settings, telemetry off."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.store == "embedded":
+        settings.store_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.store_path), settings=chroma_settings)
+    try:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                   settings=chroma_settings)
+    except Exception as err:  # chromadb raises ValueError/ConnectionError variants
+        raise StoreError(f"{store_address(settings)} is not reachable ({type(err).__name__}); "
+                         f"start it with `chroma run --host {settings.chroma_host} "
+                         f"--port {settings.chroma_port} --path <folder>`") from None
+
+
+@dataclass
+class Store:
+    """A connected collection and the facts recorded with it."""
+
+    settings: Settings
+    client: Any
+    collection: Any
+
+    def refresh(self) -> None:
+        """Re-read the collection, to see another process's ingest (revision, metadata)."""
+        self.collection = self.client.get_collection(self.settings.collection,
+                                                     embedding_function=None)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.collection.metadata or {})
+
+    @property
+    def revision(self) -> int:
+        return int(self.metadata.get(REVISION_KEY, 0))
+
+    def bump_revision(self) -> None:
+        """Mark the collection as changed (readers rebuild their BM25 index)."""
+        meta = self.metadata
+        meta[REVISION_KEY] = int(meta.get(REVISION_KEY, 0)) + 1
+        meta.pop("hnsw:space", None)
+        self.collection.modify(metadata=meta)
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+
+def _check_model(collection: Any, settings: Settings, model_name: str, dim: int | None) -> None:
+    meta = collection.metadata or {}
+    stored, stored_dim = meta.get(MODEL_KEY), meta.get(DIM_KEY)
+    if stored is None:
+        return
+    if stored != model_name or (dim is not None and stored_dim not in (None, dim)):
+        raise StoreError(
+            f"collection {settings.collection!r} in {store_address(settings)} was built with "
+            f"{stored} (dim {stored_dim}) but the settings use {model_name} (dim {dim}); "
+            f"re-ingest with `rag ingest --rebuild` or choose another collection")
+
+
+def open_store(settings: Settings, model_name: str, dim: int | None,
+               create: bool = False) -> Store:
+    """Open (or with create=True, create) the collection for the given embedding model."""
+    client = connect(settings)
+    try:
+        if create:
+            collection = client.get_or_create_collection(
+                settings.collection, embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={MODEL_KEY: model_name, DIM_KEY: dim or 0, REVISION_KEY: 0})
+        else:
+            collection = client.get_collection(settings.collection, embedding_function=None)
+    except StoreError:
+        raise
+    except Exception as err:
+        if not create and "does not exist" in str(err).lower():
+            raise EmptyIndexError(
+                f"no articles in collection {settings.collection!r} of {store_address(settings)}: "
+                f"run `rag ingest {settings.corpus_dir}`") from None
+        raise StoreError(f"{store_address(settings)}: {err}") from None
+    _check_model(collection, settings, model_name, dim)
+    return Store(settings, client, collection)
+
+
+def drop_collection(settings: Settings) -> None:
+    """Delete the collection (for `rag ingest --rebuild`)."""
+    client = connect(settings)
+    try:
+        client.delete_collection(settings.collection)
+    except Exception as err:
+        if "does not exist" not in str(err).lower():
+            raise
