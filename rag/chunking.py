@@ -82,7 +82,8 @@ def _pieces(text: str, max_tokens: int) -> list[Span]:
 
 
 def chunk_article(article: Article, chunk_tokens: int, overlap_tokens: int) -> list[Chunk]:
-    """Greedy sentence packing up to chunk_tokens, repeating tail sentences as overlap."""
+    """Greedy sentence packing up to chunk_tokens, repeating tail sentences as overlap
+    (up to overlap_tokens, and at least one sentence of at most half a chunk)."""
     pieces = _pieces(article.text, chunk_tokens)
     sizes = [count_tokens(p.text) for p in pieces]
     chunks: list[Chunk] = []
@@ -100,6 +101,8 @@ def chunk_article(article: Article, chunk_tokens: int, overlap_tokens: int) -> l
         while next_first - 1 > first and carried + sizes[next_first - 1] <= overlap_tokens:
             next_first -= 1
             carried += sizes[next_first]
+        if carried == 0 and overlap_tokens and last > first and sizes[last] <= chunk_tokens // 2:
+            next_first = last  # at least one shared sentence, unless it is very long
         first = next_first
     return chunks
 

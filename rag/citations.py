@@ -51,7 +51,7 @@ def normalise_markers(text: str) -> str:
         return "".join(f"[{int(n)}]" for n in numbers)
     text = _MARKER_GROUP.sub(expand, text)
     # "claim. [1] Next" -> "claim [1]. Next", so markers stay with their sentence
-    return re.sub(r"([.!?])((?:\s*\[\d+\])+)", lambda m: m.group(2).rstrip() + m.group(1), text)
+    return re.sub(r"([.!?][\"'”’)]*)((?:\s*\[\d+\])+)", lambda m: m.group(2).rstrip() + m.group(1), text)
 
 
 def content_terms(text: str) -> set[str]:
@@ -98,7 +98,7 @@ def check_citations(answer: str, passages: list[Passage]) -> tuple[str, list[Cit
     out_sentences: list[str] = []
     cited: dict[tuple[int, int], Span] = {}
     for sentence in split_sentences(text):
-        claim = re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", sentence.text)).strip()
+        claim = re.sub(r"\s+([.!?,;:\"'”’)])", r"\1", _MARKER.sub("", sentence.text)).strip()
         numbers = [int(n) for n in _MARKER.findall(sentence.text)]
         valid = [n for n in dict.fromkeys(numbers) if n in by_n]
         check.removed += [n for n in numbers if n not in by_n]

@@ -97,6 +97,10 @@ class Settings(BaseModel):
             raise ValueError("ui_auth must look like user:password")
         return self
 
+    def with_changes(self, **changes: Any) -> "Settings":
+        """A validated copy with some settings changed."""
+        return Settings(**{**dict(self), **changes})
+
     def resolved_api_key(self) -> str | None:
         """The API key as plain text, only for handing to a client."""
         return self.api_key.get_secret_value() if self.api_key else None

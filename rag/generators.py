@@ -15,17 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generator, Iterator, Protocol
 
-from rag.chunking import split_sentences
+from rag.chunking import Span, split_sentences
 from rag.citations import content_terms
 from rag.config import Settings
 from rag.retrieve import Passage
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 REFUSAL_SENTINEL = "NOT IN ARTICLES"
+NEARBY_CHARS = 400  # a second sentence this close to the first continues its story
 _REFUSAL_PHRASES = re.compile(
     r"not in (?:the )?articles|(?:passages|articles) (?:do not|don't|does not|doesn't) "
     r"(?:contain|say|mention|provide)|no information (?:about|on)|cannot answer|can't answer",
     re.IGNORECASE)
+# "He called ...", "..., she said ...": the sentence speaks for the one named before it.
+_PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b|\b(?:he|she|they) (?:said|says|added|told|called|warned)\b",
+                              re.IGNORECASE)
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|but|also|so|what about|how about)\b|\b(?:he|she|it|they|them|him|her|his|its|"
     r"their|this|that|these|those|there|then)\b", re.IGNORECASE)
@@ -69,12 +73,21 @@ def previous_user_turn(history: list[dict]) -> str | None:
     return None
 
 
+@dataclass
+class _Candidate:
+    passage: Passage
+    span: Span
+    terms: set[str]
+    score: float = 0.0
+
+
 class ExtractiveGenerator:
     """No model: answers with the one or two passage sentences that best cover the question.
 
-    Sentences are scored by the idf-weighted share of the question's content words they
-    contain, plus half that share for words found elsewhere in their passage, plus a small
-    prior for the passage's retrieval rank. The draft quotes sentences verbatim.
+    A sentence's own words are its content words, plus those of the sentence before it
+    when its subject is a pronoun ("He called ...", "..., he said ..."). It scores the idf-weighted share of
+    the question's words it holds, plus half that share for words elsewhere in its
+    passage, plus a small prior for the passage's rank. Sentences are quoted verbatim.
     """
 
     name = "extractive"
@@ -88,41 +101,52 @@ class ExtractiveGenerator:
             return f"{question} ({previous})"
         return question
 
+    @staticmethod
+    def _candidates(passages: list[Passage]) -> list[_Candidate]:
+        candidates, seen = [], set()
+        for passage in passages:
+            previous: set[str] = set()
+            for span in split_sentences(passage.text, offset=passage.start):
+                terms = content_terms(span.text)
+                own = terms | previous if _PRONOUN_SUBJECT.search(span.text) else terms
+                previous = terms
+                if (passage.doc_id, span.start) not in seen:
+                    seen.add((passage.doc_id, span.start))
+                    candidates.append(_Candidate(passage, span, own))
+        return candidates
+
     def generate(self, question: str, passages: list[Passage]) -> Draft:
         wanted = content_terms(question)
-        sentences = [(p, s) for p in passages for s in split_sentences(p.text, offset=p.start)]
-        if not wanted or not sentences:
+        candidates = self._candidates(passages)
+        if not wanted or not candidates:
             return Draft(REFUSAL_SENTINEL, refused=True)
-        terms = [content_terms(s.text) for _, s in sentences]
-        passage_terms = {p.n: content_terms(p.text) for p in passages}
-        frequency = Counter(t for ts in terms for t in ts)
-        idf = {t: math.log(1 + len(sentences) / (1 + frequency[t])) + 0.5 for t in wanted}
+        frequency = Counter(t for c in candidates for t in c.terms)
+        idf = {t: math.log(1 + len(candidates) / (1 + frequency[t])) + 0.5 for t in wanted}
         total = sum(idf.values())
 
         def weight(found: set[str]) -> float:
             return sum(idf[t] for t in wanted & found) / total
 
-        scored = []
-        for (passage, span), found in zip(sentences, terms):
-            around = passage_terms[passage.n] - found
-            score = weight(found) + 0.5 * weight(around) + 0.05 / passage.n
-            scored.append((score, passage, span, found))
-        scored.sort(key=lambda t: t[0], reverse=True)
-        best = scored[0]
+        passage_terms = {p.n: content_terms(p.text) for p in passages}
+        for c in candidates:
+            c.score = weight(c.terms) + 0.5 * weight(passage_terms[c.passage.n] - c.terms) \
+                + 0.05 / c.passage.n
+        candidates.sort(key=lambda c: c.score, reverse=True)
+        best, best_own = candidates[0], weight(candidates[0].terms)
         chosen = [best]
-        best_own = weight(best[3])
-        for candidate in scored[1:]:
-            own, adds = weight(candidate[3]), bool(wanted & candidate[3] - best[3])
-            if candidate[2].start != best[2].start and candidate[2].text != best[2].text and (
-                    own >= 0.8 * best_own or (adds and own >= 0.4 * best_own)):
-                chosen.append(candidate)
+        for c in candidates[1:]:
+            own, adds = weight(c.terms), bool(wanted & c.terms - best.terms)
+            near = c.passage.doc_id == best.passage.doc_id and \
+                abs(c.span.start - best.span.start) <= NEARBY_CHARS
+            if c.span.text != best.span.text and (
+                    own >= 0.8 * best_own or ((adds or near) and own >= 0.4 * best_own)):
+                chosen.append(c)
                 break
-        coverage = weight(set().union(*(c[3] | passage_terms[c[1].n] for c in chosen)))
-        if weight(best[3]) == 0 or coverage < self.min_coverage:
+        covered = set().union(*(c.terms | passage_terms[c.passage.n] for c in chosen))
+        if best_own == 0 or weight(covered) < self.min_coverage:
             return Draft(REFUSAL_SENTINEL, refused=True)
-        chosen.sort(key=lambda c: (c[1].n, c[2].start))
-        text = " ".join(f"{span.text} [{passage.n}]" for _, passage, span, _ in chosen)
-        return Draft(text)
+        chosen.sort(key=lambda c: (c.passage.doc_id != best.passage.doc_id, c.span.start))
+        return Draft(" ".join(f"{c.span.text} [{c.passage.n}]" for c in chosen))
 
     def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
         draft = self.generate(question, passages)

@@ -1,0 +1,52 @@
+"""Shared fixtures: every test gets its own Chroma store and its own copy of the corpus."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_ARTICLE = REPO / "corpus" / "000_3ff6c92db07b6aa6.md"
+
+
+def make_settings(root: Path, **overrides) -> Settings:
+    """Offline-default settings whose store and corpus live under root."""
+    values = {"corpus_dir": root / "corpus", "store_path": root / "chroma", **overrides}
+    return Settings(**values)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A private copy of the shipped corpus."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", folder)
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path: Path, corpus: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def seeded_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings over a store with the shipped corpus ingested once per test session."""
+    from rag.ingest import ingest
+
+    root = tmp_path_factory.mktemp("seeded")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    settings = make_settings(root)
+    ingest(settings.corpus_dir, settings, progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def desk(seeded_settings: Settings):
+    """One Newsdesk (extractive) over the seeded store, shared by read-only tests."""
+    from rag.answer import Newsdesk
+
+    return Newsdesk(seeded_settings)
