@@ -150,7 +150,8 @@ class ExtractiveGenerator:
 
     def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
         draft = self.generate(question, passages)
-        yield from re.findall(r"\S+\s*", draft.text)
+        if not draft.refused:
+            yield from re.findall(r"\S+\s*", draft.text)
         return draft
 
 

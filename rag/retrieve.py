@@ -7,6 +7,7 @@ to both lists before fusion. `HybridRetriever` exposes the same search to LangCh
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -22,9 +23,10 @@ from langchain_core.retrievers import BaseRetriever
 
 from rag.config import Settings
 from rag.embeddings import embedding_name, get_embeddings
-from rag.store import Store, open_store
+from rag.store import EmptyIndexError, Store, open_store, store_address
 
 RRF_K = 60
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 REVISION_CHECK_SECONDS = 1.0
 _stemmer = Stemmer.Stemmer("english")
 
@@ -193,6 +195,10 @@ class Retriever:
                filters: Filters = Filters()) -> list[Passage]:
         """Fused dense + BM25 passages, best first, numbered from 1."""
         top_k = self.settings.top_k if top_k is None else top_k
+        if not self._lexical().ids:
+            raise EmptyIndexError(f"no articles in collection {self.settings.collection!r} of "
+                                  f"{store_address(self.settings)}: run `rag ingest "
+                                  f"{self.settings.corpus_dir}`")
         if top_k <= 0:
             return []
         pool = max(self.settings.candidates, top_k)
