@@ -26,7 +26,12 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_DATASET = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "rgb" / "en_fact.json"
+# Run as a script, this file's folder (eval/) heads sys.path, and its siblings (eval/datasets.py, ...)
+# would shadow packages that transformers imports. This script is standalone: drop that folder.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+DEFAULT_DATASET = HERE.parent / ".." / "shared" / "datasets" / "rgb" / "en_fact.json"
 BATCH = 64
 RRF_K = 60
 FUSE_DEPTH = 100  # each list contributes its top FUSE_DEPTH docs to the fusion
@@ -164,6 +169,7 @@ def installed(name: str) -> bool:
 
 def evaluate(dataset: Path) -> dict:
     """Run every system that is installed and collect its figures (None = not installed)."""
+    load_at_start = os.getloadavg()[0]  # timings are only comparable on an otherwise idle machine
     queries, answers, docs = load_rgb(dataset)
     results: dict[str, dict | None] = {}
     ceiling = sum(any(g in d.lower() for d in docs for g in golds) for golds in answers)
@@ -178,14 +184,16 @@ def evaluate(dataset: Path) -> dict:
         ranks, rate = dense_rankings(load, queries, docs)
         results[name] = {**score(ranks, answers, docs), "passages_per_s": rate, **cold[name]}
         results[f"rrf({name}+bm25)"] = score([rrf(a, b) for a, b in zip(ranks, bm25)], answers, docs) if bm25 else None
-    return {"dataset": str(dataset), "queries": len(queries), "docs": len(docs),
+    return {"dataset": str(dataset), "queries": len(queries), "docs": len(docs), "cpus": os.cpu_count(),
+            "loadavg_1min_at_start": load_at_start,
             "queries_with_answer_in_corpus": ceiling, "results": results}
 
 
 def print_table(report: dict) -> None:
     """Print the figures as a fixed-width table."""
     print(f"RGB en_fact: {report['queries']} queries, {report['docs']} docs "
-          f"({report['queries_with_answer_in_corpus']} queries have an answer-bearing doc)")
+          f"({report['queries_with_answer_in_corpus']} queries have an answer-bearing doc); "
+          f"{report['cpus']} CPUs, 1-min load average at start {report['loadavg_1min_at_start']:.2f}")
     cols = ["hit@1", "hit@5", "mrr@10", "cold_start_s", "load_s", "passages_per_s"]
     print(f"{'system':<30}" + "".join(f"{c:>15}" for c in cols))
     for name, r in report["results"].items():

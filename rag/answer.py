@@ -66,6 +66,15 @@ def clean_question(question: str, max_chars: int) -> str:
     return cleaned
 
 
+def clean_history(history: object) -> list[dict]:
+    """The well-formed turns ({role, content} with text) of a conversation; the rest,
+    e.g. junk sent to the chat page's API, is ignored."""
+    if not isinstance(history, (list, tuple)):
+        return []
+    return [turn for turn in history if isinstance(turn, dict)
+            and isinstance(turn.get("role"), str) and isinstance(turn.get("content"), str)]
+
+
 class Newsdesk:
     """The question-answering pipeline over one collection."""
 
@@ -78,7 +87,7 @@ class Newsdesk:
                  filters: Filters, timings: dict[str, int]) -> tuple[str, str, list[Passage], float]:
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
-        standalone = self.generator.condense(question, history or [])
+        standalone = self.generator.condense(question, clean_history(history))
         timings["condense"] = _ms(started)
         started = time.perf_counter()
         passages = self.retriever.search(standalone, top_k, filters)

@@ -138,6 +138,29 @@ def _load_markdown(path: Path, doc_id: str) -> list[Article]:
     return [_article(doc_id, path, post.content, **meta)]
 
 
+_BLOCKS = ("h1", "h2", "h3", "p", "li", "blockquote")
+
+
+def _block_texts(root) -> list[str]:
+    """The text of each h1-h3/p/li/blockquote without the blocks nested in it, in document
+    order. Iterative and linear: broken pages nest thousands of unclosed <p> tags, which
+    made `tag.find()` per block quadratic and kept only the innermost paragraph."""
+    from bs4 import CData, NavigableString, Tag
+
+    order: list[list[str]] = []
+    stack: list[tuple[object, list[str] | None]] = [(root, None)]
+    while stack:
+        node, block = stack.pop()
+        if isinstance(node, Tag):
+            if node.name in _BLOCKS:
+                block = []
+                order.append(block)
+            stack.extend((child, block) for child in reversed(node.contents))
+        elif block is not None and type(node) in (NavigableString, CData):
+            block.append(str(node))
+    return [" ".join(" ".join(parts).split()) for parts in order]
+
+
 def _load_html(path: Path, doc_id: str) -> list[Article]:
     from bs4 import BeautifulSoup
 
@@ -164,8 +187,7 @@ def _load_html(path: Path, doc_id: str) -> list[Article]:
                      "form", "iframe", "svg", "button", "template"]):
         tag.decompose()
     root = soup.find("article") or soup.find("main") or soup.body or soup
-    blocks = root.find_all(["h1", "h2", "h3", "p", "li", "blockquote"])
-    paragraphs = [" ".join(b.get_text(" ").split()) for b in blocks if not b.find(["p", "li"])]
+    paragraphs = _block_texts(root)
     text = "\n\n".join(p for p in paragraphs if p) or root.get_text("\n")
     return [_article(doc_id, path, text, **meta)]
 
@@ -190,6 +212,8 @@ def _load_json(path: Path, doc_id: str) -> list[Article]:
         data = json.loads(_read_text(path))
     except json.JSONDecodeError as err:
         raise ArticleError(f"{path}: malformed JSON at line {err.lineno} ({err.msg})") from None
+    except ValueError as err:  # valid syntax Python refuses, e.g. an integer over 4300 digits
+        raise ArticleError(f"{path}: JSON that cannot be read ({str(err)[:120]})") from None
     if isinstance(data, dict):
         return [_record_article(data, path, doc_id)]
     if isinstance(data, list):
@@ -199,13 +223,17 @@ def _load_json(path: Path, doc_id: str) -> list[Article]:
 
 def _load_jsonl(path: Path, doc_id: str) -> list[Article]:
     records = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    # split on \n only: U+2028, U+0085 and friends may sit raw inside a JSON string
+    for number, line in enumerate(_read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:
             records.append((number, json.loads(line)))
         except json.JSONDecodeError as err:
             raise ArticleError(f"{path}: malformed JSON on line {number} ({err.msg})") from None
+        except ValueError as err:  # e.g. an integer over Python's 4300-digit limit
+            raise ArticleError(f"{path}: JSON on line {number} cannot be read "
+                               f"({str(err)[:120]})") from None
     return _records(path, records, doc_id)
 
 

@@ -16,7 +16,7 @@ from rag.retrieve import Passage, tokenize
 
 _MARKER_GROUP = re.compile(r"\[\s*(?:passages?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:passages?\s*)?\d{1,3})*)\s*\]",
                            re.IGNORECASE)
-_MARKER = re.compile(r"\[(\d{1,3})\]")
+_MARKER = re.compile(r"\[(\d+)\]")  # any length: "[99999999999]" must not survive as text
 MIN_SUPPORT_TO_ADD = 0.5
 
 
@@ -51,7 +51,7 @@ def normalise_markers(text: str) -> str:
         return "".join(f"[{int(n)}]" for n in numbers)
     text = _MARKER_GROUP.sub(expand, text)
     # "claim. [1] Next" -> "claim [1]. Next", so markers stay with their sentence
-    return re.sub(r"([.!?][\"'”’)]*)((?:\s*\[\d+\])+)", lambda m: m.group(2).rstrip() + m.group(1), text)
+    return re.sub(r"([.!?…]+[\"'”’)]*)((?:\s*\[\d+\])+)", lambda m: m.group(2).rstrip() + m.group(1), text)
 
 
 def content_terms(text: str) -> set[str]:
@@ -99,7 +99,7 @@ def check_citations(answer: str, passages: list[Passage]) -> tuple[str, list[Cit
     cited: dict[tuple[int, int], Span] = {}
     for sentence in split_sentences(text):
         claim = re.sub(r"\s+([.!?,;:\"'”’)])", r"\1", _MARKER.sub("", sentence.text)).strip()
-        numbers = [int(n) for n in _MARKER.findall(sentence.text)]
+        numbers = [int(n[:12]) for n in _MARKER.findall(sentence.text)]
         valid = [n for n in dict.fromkeys(numbers) if n in by_n]
         check.removed += [n for n in numbers if n not in by_n]
         if not valid and claim and passages:

@@ -190,5 +190,10 @@ def serve(ctx, host, port, no_ingest) -> None:
     launch(settings)
 
 
+from eval.cli import eval_command  # noqa: E402
+
+main.add_command(eval_command)
+
+
 if __name__ == "__main__":
     main()

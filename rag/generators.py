@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass
@@ -58,6 +59,13 @@ class AnswerWriter(Protocol):
 
     def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
         """Yield pieces of the answer as they are written; return the whole draft."""
+
+
+def safe_text(text: str) -> str:
+    """A model's text without control/format characters or lone surrogates (as articles are
+    normalised): they break JSON, terminals and pages, and can hide or reorder text."""
+    return "".join(ch for ch in str(text)
+                   if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
 
 
 def looks_like_refusal(text: str) -> bool:
@@ -110,7 +118,8 @@ class ExtractiveGenerator:
                 terms = content_terms(span.text)
                 own = terms | previous if _PRONOUN_SUBJECT.search(span.text) else terms
                 previous = terms
-                if (passage.doc_id, span.start) not in seen:
+                is_question = span.text.rstrip("\"'”’) ").endswith("?")
+                if (passage.doc_id, span.start) not in seen and not is_question:
                     seen.add((passage.doc_id, span.start))
                     candidates.append(_Candidate(passage, span, own))
         return candidates
@@ -200,6 +209,7 @@ class ChatGenerator:
     @contextmanager
     def _errors(self) -> Iterator[None]:
         """Turn client errors into ModelError naming the server, never the key."""
+        import httpx
         import openai
 
         try:
@@ -219,25 +229,34 @@ class ChatGenerator:
         except openai.APIStatusError as err:
             raise ModelError(f"model server at {self.address} answered HTTP "
                              f"{err.status_code}") from None
+        except httpx.TimeoutException:  # a stream that stalls after it began
+            raise ModelError(f"model server at {self.address} stopped answering mid-reply; "
+                             "check that it is running or raise request_timeout") from None
+        except (openai.APIError, httpx.HTTPError, ValueError, TypeError, KeyError,
+                AttributeError) as err:  # 200 OK carrying something that is no chat reply
+            raise ModelError(f"model server at {self.address} sent a reply that is not an "
+                             f"OpenAI chat response ({type(err).__name__}); check base_url "
+                             "and model") from None
 
     def condense(self, question: str, history: list[dict]) -> str:
         if not previous_user_turn(history):
             return question
         with self._errors():
-            rewritten = self.condense_chain.invoke(
-                {"history": format_history(history), "question": question})
+            rewritten = safe_text(self.condense_chain.invoke(
+                {"history": format_history(history), "question": question}))
         lines = [line.strip().strip('"') for line in rewritten.splitlines() if line.strip()]
         return lines[0] if lines and 3 <= len(lines[0]) <= 500 else question
 
     def generate(self, question: str, passages: list[Passage]) -> Draft:
         with self._errors():
-            text = self.answer_chain.invoke(self._inputs(question, passages))
+            text = safe_text(self.answer_chain.invoke(self._inputs(question, passages)))
         return Draft(text, refused=looks_like_refusal(text))
 
     def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
         pieces = []
         with self._errors():
             for piece in self.answer_chain.stream(self._inputs(question, passages)):
+                piece = safe_text(piece)
                 pieces.append(piece)
                 yield piece
         text = "".join(pieces)

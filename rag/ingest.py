@@ -22,7 +22,7 @@ from rag.articles import SUPPORTED_SUFFIXES, Article, ArticleError, load_file
 from rag.chunking import Chunk, chunk_article
 from rag.config import Settings
 from rag.embeddings import embedding_name, get_embeddings
-from rag.store import Store, drop_collection, open_store
+from rag.store import Store, drop_collection, open_store, store_errors
 
 PAGE = 5000
 
@@ -146,11 +146,12 @@ def ingest(folder: Path, settings: Settings, prune: bool = False, rebuild: bool 
         report = IngestReport()
         articles, seen_ids = load_corpus(folder, report)
         embeddings = get_embeddings(settings)
-        if rebuild:
-            drop_collection(settings)
-        dim = getattr(embeddings, "dimension", None)
-        store = open_store(settings, embedding_name(embeddings), dim, create=True)
-        _sync(store, articles, seen_ids, settings, report, prune, progress)
+        with store_errors(settings):
+            if rebuild:
+                drop_collection(settings)
+            dim = getattr(embeddings, "dimension", None)
+            store = open_store(settings, embedding_name(embeddings), dim, create=True)
+            _sync(store, articles, seen_ids, settings, report, prune, progress)
         report.seconds = time.perf_counter() - started
         return report
     finally:

@@ -23,7 +23,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from rag.config import Settings
 from rag.embeddings import embedding_name, get_embeddings
-from rag.store import EmptyIndexError, Store, open_store, store_address
+from rag.store import EmptyIndexError, Store, open_store, store_address, store_errors
 
 RRF_K = 60
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
@@ -195,15 +195,16 @@ class Retriever:
                filters: Filters = Filters()) -> list[Passage]:
         """Fused dense + BM25 passages, best first, numbered from 1."""
         top_k = self.settings.top_k if top_k is None else top_k
-        if not self._lexical().ids:
-            raise EmptyIndexError(f"no articles in collection {self.settings.collection!r} of "
-                                  f"{store_address(self.settings)}: run `rag ingest "
-                                  f"{self.settings.corpus_dir}`")
-        if top_k <= 0:
-            return []
-        pool = max(self.settings.candidates, top_k)
-        dense = self.dense(self.embeddings.embed_query(question), pool, filters)
-        lexical = self.lexical(question, pool, filters)
+        with store_errors(self.settings):
+            if not self._lexical().ids:
+                raise EmptyIndexError(f"no articles in collection {self.settings.collection!r} of "
+                                      f"{store_address(self.settings)}: run `rag ingest "
+                                      f"{self.settings.corpus_dir}`")
+            if top_k <= 0:
+                return []
+            pool = max(self.settings.candidates, top_k)
+            dense = self.dense(self.embeddings.embed_query(question), pool, filters)
+            lexical = self.lexical(question, pool, filters)
         return fuse([dense, lexical], top_k)
 
 

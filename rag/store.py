@@ -8,8 +8,9 @@ collection with another embedding model is an error that says to re-ingest.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from rag.config import Settings
 
@@ -31,6 +32,26 @@ def store_address(settings: Settings) -> str:
     if settings.store == "server":
         return f"Chroma server http://{settings.chroma_host}:{settings.chroma_port}"
     return f"embedded store {settings.store_path}"
+
+
+@contextmanager
+def store_errors(settings: Settings) -> Iterator[None]:
+    """Turn a lost or failing Chroma into StoreError naming its address (no traceback).
+    Nothing is cached across the failure: once the server is back, calls work again."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as err:
+        import httpx
+        from chromadb.errors import ChromaError
+
+        if isinstance(err, (httpx.TransportError, ConnectionError)):
+            raise StoreError(f"{store_address(settings)} is not reachable ({type(err).__name__}); "
+                             "check that it is running: requests work again once it is back") from None
+        if isinstance(err, ChromaError):
+            raise StoreError(f"{store_address(settings)}: {err}") from None
+        raise
 
 
 def connect(settings: Settings) -> Any:

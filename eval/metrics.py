@@ -1,0 +1,200 @@
+"""Evaluation metrics: pure, deterministic functions, no model needed.
+
+Answer metrics follow the official SQuAD v1.1 evaluation script: `normalize_answer`
+(lower-case, drop ASCII punctuation, drop the articles a/an/the, collapse whitespace),
+exact match, and token F1 (bag-of-tokens overlap), each maximised over the accepted
+references. `exact_match` and `token_f1` first fold typographic quotes and dashes to
+ASCII (the articles use “ ” ’ –), which leaves ASCII text exactly as SQuAD scores it.
+
+`contains_gold` is RGB's own rule (chen700564/RGB `checkanswer`): the lower-cased answer
+must contain every gold answer; a gold given as a list of spellings needs any one.
+
+Retrieval, citation, faithfulness, refusal and latency helpers work on plain lists of
+booleans, strings and numbers, so the harness can compute them per question and
+average them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+import unicodedata
+from collections import Counter
+from typing import Callable, Iterable, Sequence
+
+_TYPOGRAPHY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'",
+                             "–": "-", "—": "-", "\u00a0": " "})
+_MARKER = re.compile(r"\s*\[\d{1,3}\]")
+_PUNCTUATION = set(string.punctuation)
+
+
+# --- SQuAD v1.1 -------------------------------------------------------------
+
+def normalize_answer(text: str) -> str:
+    """SQuAD v1.1: lower-case, drop punctuation, drop a/an/the, collapse whitespace."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def fold_typography(text: str) -> str:
+    """NFKC, typographic quotes and dashes as ASCII, non-breaking spaces as spaces."""
+    return unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY)
+
+
+def strip_markers(text: str) -> str:
+    """An answer without its `[n]` citation markers."""
+    return _MARKER.sub("", text).strip()
+
+
+def _squad_tokens(text: str) -> list[str]:
+    return normalize_answer(fold_typography(text)).split()
+
+
+def _max_over(metric: Callable[[str, str], float], prediction: str,
+              references: str | Sequence[str]) -> float:
+    refs = [references] if isinstance(references, str) else list(references)
+    if not refs:
+        raise ValueError("at least one reference answer is needed")
+    return max(metric(prediction, ref) for ref in refs)
+
+
+def _exact(prediction: str, reference: str) -> float:
+    return float(_squad_tokens(prediction) == _squad_tokens(reference))
+
+
+def _f1(prediction: str, reference: str) -> float:
+    pred, ref = _squad_tokens(prediction), _squad_tokens(reference)
+    same = sum((Counter(pred) & Counter(ref)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(prediction: str, references: str | Sequence[str]) -> float:
+    """1.0 when the normalised prediction equals a normalised reference, else 0.0."""
+    return _max_over(_exact, prediction, references)
+
+
+def token_f1(prediction: str, references: str | Sequence[str]) -> float:
+    """SQuAD token F1, the best over the references (0.0 when nothing overlaps)."""
+    return _max_over(_f1, prediction, references)
+
+
+# --- RGB --------------------------------------------------------------------
+
+def gold_groups(answer: str | Sequence) -> list[list[str]]:
+    """RGB's answer field as groups of accepted spellings: every group must match."""
+    if isinstance(answer, str):
+        return [[answer]]
+    groups = []
+    for item in answer:
+        groups.append([item] if isinstance(item, str) else [str(x) for x in item])
+    return groups
+
+
+def contains_gold(prediction: str, answer: str | Sequence) -> bool:
+    """RGB's rule: every gold group has a spelling inside the lower-cased prediction."""
+    text = prediction.lower()
+    groups = gold_groups(answer)
+    return bool(groups) and all(any(s.lower() in text for s in group) for group in groups)
+
+
+# --- evidence and retrieval -------------------------------------------------
+
+def normalize_evidence(text: str) -> str:
+    """Text for evidence matching: folded typography, lower case, single spaces."""
+    return " ".join(fold_typography(text).lower().split())
+
+
+def contains_evidence(text: str, evidence: str) -> bool:
+    """Whether evidence occurs in text, ignoring case, spacing and quote style."""
+    needle = normalize_evidence(evidence)
+    return bool(needle) and needle in normalize_evidence(text)
+
+
+def hit_at_k(relevant: Sequence[bool], k: int) -> float:
+    """1.0 when one of the first k results is relevant."""
+    return float(any(relevant[:k])) if k > 0 else 0.0
+
+
+def reciprocal_rank(relevant: Sequence[bool], k: int | None = None) -> float:
+    """1/rank of the first relevant result within the first k (0.0 if none)."""
+    for rank, is_relevant in enumerate(relevant[:k] if k is not None else relevant, start=1):
+        if is_relevant:
+            return 1.0 / rank
+    return 0.0
+
+
+def evidence_recall(evidence: Sequence[str], texts: Iterable[str], mode: str = "all") -> float:
+    """Share of evidence strings found in some text (mode "all"), or 1.0/0.0 whether any
+    is found (mode "any", for alternative spellings of one fact)."""
+    if not evidence:
+        raise ValueError("no evidence to recall")
+    pool = [normalize_evidence(t) for t in texts]
+    found = [any(normalize_evidence(e) in t for t in pool) for e in evidence]
+    if mode == "any":
+        return float(any(found))
+    if mode != "all":
+        raise ValueError(f"evidence mode must be 'all' or 'any', not {mode!r}")
+    return sum(found) / len(found)
+
+
+# --- citations and faithfulness ---------------------------------------------
+
+def share(flags: Sequence[bool]) -> float | None:
+    """Share of true flags; None for an empty list (nothing to score)."""
+    return sum(map(bool, flags)) / len(flags) if flags else None
+
+
+def citation_precision(cited_supports: Sequence[bool]) -> float | None:
+    """Share of citations whose cited passage contains evidence; None when none cited."""
+    return share(cited_supports)
+
+
+def faithfulness(sentences: Sequence[tuple[str, Sequence[str]]],
+                 support: Callable[[str, str], float], min_support: float = 0.5) -> float | None:
+    """Share of answer sentences supported by the passages they cite.
+
+    `sentences` holds (claim, texts of the passages the sentence cites); a sentence is
+    supported when `support(claim, " ".join(texts)) >= min_support`. A sentence that
+    cites nothing is unsupported. None when there are no sentences.
+    """
+    flags = [bool(texts) and support(claim, " ".join(texts)) >= min_support
+             for claim, texts in sentences]
+    return share(flags)
+
+
+# --- refusal ----------------------------------------------------------------
+
+def refusal_accuracy(refused_on_unanswerable: Sequence[bool]) -> float | None:
+    """Share of unanswerable questions that were refused."""
+    return share(refused_on_unanswerable)
+
+
+def false_refusal_rate(refused_on_answerable: Sequence[bool]) -> float | None:
+    """Share of answerable questions that were refused."""
+    return share(refused_on_answerable)
+
+
+# --- aggregation ------------------------------------------------------------
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the values that are not None; None when there are none."""
+    kept = [float(v) for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """q-th percentile with linear interpolation between ranks (numpy's default)."""
+    if not 0 <= q <= 100:
+        raise ValueError("q must be within 0..100")
+    ordered = sorted(float(v) for v in values)
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
