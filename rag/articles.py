@@ -95,13 +95,19 @@ def _read_text(path: Path) -> str:
     raise ArticleError(f"{path}: {reason}; save the article as UTF-8")
 
 
+def _web_url(value: object) -> str | None:
+    """An http(s) URL, or None: a javascript: or data: "url" in an article is dropped."""
+    url = _clean(value)
+    return url if url and re.match(r"https?://[^\s/]", url, re.IGNORECASE) else None
+
+
 def _article(doc_id: str, path: Path, text: str, **meta: object) -> Article:
     body = normalise_text(text)
     if len(body.replace(" ", "").replace("\n", "")) < MIN_TEXT_CHARS:
         raise ArticleError(f"{path}: no article text (empty or under {MIN_TEXT_CHARS} characters)")
     title = _clean(meta.get("title")) or _clean(body.split("\n", 1)[0][:200]) or doc_id
     return Article(doc_id=doc_id, text=body, title=title, date=parse_date(meta.get("date")),
-                   source=_clean(meta.get("source")), url=_clean(meta.get("url")),
+                   source=_clean(meta.get("source")), url=_web_url(meta.get("url")),
                    byline=_clean(meta.get("byline") or meta.get("author")), path=str(path))
 
 

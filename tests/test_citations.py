@@ -52,3 +52,10 @@ def test_an_unsupported_uncited_sentence_stays_uncited():
 def test_marker_spellings_are_normalised():
     assert normalise_markers("A [1, 2]. B [Passage 3].") == "A [1][2]. B [3]."
     assert normalise_markers("He said “yes.” [4] Then") == "He said “yes [4].” Then"
+
+
+def test_a_marker_after_an_ellipsis_stays_with_its_sentence():
+    assert normalise_markers("The count went up... [1] Then") == "The count went up [1]... Then"
+    text, _, _ = check_citations("Russia’s demands include halting NATO’s eastward expansion... [1]",
+                                 _passages())
+    assert text.count("[1]") == 1 and not text.startswith("[")

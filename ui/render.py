@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~<>&$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~<>&$:@])")  # ":" "@": no autolinked URLs or emails
+_WWW = re.compile(r"\b(www)\.", re.IGNORECASE)  # "www.x.org" autolinks too
 _MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+\.)", re.MULTILINE)
 _MARKER = re.compile(r"\\\[(\d{1,3})\\\]")
 CONTEXT_CHARS = 220  # article text shown either side of a highlighted quote
@@ -33,7 +34,7 @@ def md_text(text: str) -> str:
     article cannot become markup. List and heading markers at a line start are escaped
     too. Newlines stay newlines.
     """
-    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _WWW.sub(r"\1\\.", _MD_SPECIAL.sub(r"\\\1", text))
     return _MD_LINE_START.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], text)
 
 
