@@ -144,15 +144,15 @@ def cold_start_child(name: str) -> None:
 
 def cold_start(name: str) -> dict:
     """Run the child COLD_RUNS times; medians of wall time (incl. interpreter start) and load."""
-    walls, loads = [], []
+    walls, children = [], []
     for _ in range(COLD_RUNS):
         t = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--cold-start", name],
                              capture_output=True, text=True, check=True).stdout
         walls.append(time.perf_counter() - t)
-        loads.append(json.loads(out.strip().splitlines()[-1])["load_s"])
-    return {"cold_start_s": statistics.median(walls), "load_s": statistics.median(loads),
-            "cold_start_runs_s": walls}
+        children.append(json.loads(out.strip().splitlines()[-1]))
+    return {"cold_start_s": statistics.median(walls), "cold_start_runs_s": walls,
+            **{k: statistics.median(c[k] for c in children) for k in ("load_s", "first_query_s")}}
 
 
 # --- report -------------------------------------------------------------------
@@ -194,7 +194,7 @@ def print_table(report: dict) -> None:
     print(f"RGB en_fact: {report['queries']} queries, {report['docs']} docs "
           f"({report['queries_with_answer_in_corpus']} queries have an answer-bearing doc); "
           f"{report['cpus']} CPUs, 1-min load average at start {report['loadavg_1min_at_start']:.2f}")
-    cols = ["hit@1", "hit@5", "mrr@10", "cold_start_s", "load_s", "passages_per_s"]
+    cols = ["hit@1", "hit@5", "mrr@10", "cold_start_s", "load_s", "first_query_s", "passages_per_s"]
     print(f"{'system':<30}" + "".join(f"{c:>15}" for c in cols))
     for name, r in report["results"].items():
         if r is None:
