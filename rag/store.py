@@ -19,6 +19,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 _connect_lock = threading.Lock()
 MODEL_KEY, DIM_KEY, REVISION_KEY = "embedding_model", "embedding_dim", "revision"
+_revisions_written: dict[tuple[str, str], int] = {}  # by this process, per store and collection
 
 
 class StoreError(Exception):
@@ -111,6 +112,16 @@ class Store:
         meta[REVISION_KEY] = int(meta.get(REVISION_KEY, 0)) + 1
         meta.pop("hnsw:space", None)
         self.collection.modify(metadata=meta)
+        _revisions_written[self._key] = meta[REVISION_KEY]
+
+    @property
+    def _key(self) -> tuple[str, str]:
+        return (store_address(self.settings), self.settings.collection)
+
+    def changed_by_another_process(self) -> bool:
+        """Whether the current revision was written by another process. An embedded
+        store's in-memory vector index does not see another process's writes."""
+        return _revisions_written.get(self._key) != self.revision
 
     def count(self) -> int:
         return int(self.collection.count())
