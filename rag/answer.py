@@ -116,20 +116,16 @@ class Newsdesk:
     def answer(self, question: str, history: list[dict] | None = None, top_k: int | None = None,
                filters: Filters = Filters()) -> Answer:
         """Answer one question (with the conversation so far, for follow-ups)."""
-        started = time.perf_counter()
-        timings: dict[str, int] = {}
-        question, standalone, passages, relevance = self._prepare(
-            question, history, top_k, filters, timings)
-        draft = None
-        if self._relevant(passages, relevance):
-            generate_started = time.perf_counter()
-            draft = self.generator.generate(standalone, passages)
-            timings["generate"] = _ms(generate_started)
-        return self._finish(question, standalone, passages, relevance, draft, timings, started)
+        *_, answer = self._events(question, history, top_k, filters, streaming=False)
+        return answer
 
     def stream(self, question: str, history: list[dict] | None = None, top_k: int | None = None,
                filters: Filters = Filters()) -> Iterator[str | Answer]:
         """Yield the answer's text as it is written, then the checked `Answer`."""
+        return self._events(question, history, top_k, filters, streaming=True)
+
+    def _events(self, question: str, history: list[dict] | None, top_k: int | None,
+                filters: Filters, streaming: bool) -> Iterator[str | Answer]:
         started = time.perf_counter()
         timings: dict[str, int] = {}
         question, standalone, passages, relevance = self._prepare(
@@ -137,7 +133,10 @@ class Newsdesk:
         draft = None
         if self._relevant(passages, relevance):
             generate_started = time.perf_counter()
-            draft = yield from self.generator.stream(standalone, passages)
+            if streaming:
+                draft = yield from self.generator.stream(standalone, passages)
+            else:
+                draft = self.generator.generate(standalone, passages)
             timings["generate"] = _ms(generate_started)
         yield self._finish(question, standalone, passages, relevance, draft, timings, started)
 
