@@ -2,7 +2,7 @@
 
 The BM25 index is built from the collection's chunks once per process and rebuilt only
 when an ingest has bumped the collection's revision. Filters (date range, sources) apply
-to both lists before fusion. `HybridRetriever` exposes the same search to LangChain.
+to both lists before fusion.
 """
 
 from __future__ import annotations
@@ -318,33 +318,3 @@ def fuse(rankings: list[list[Passage]], top_k: int, weights: list[float] | None 
     for n, passage in enumerate(best, start=1):
         passage.n = n
     return best
-
-
-def _hybrid_retriever_class() -> type:
-    # langchain_core.retrievers pulls in LangSmith's tracers (~0.5 s of every cold start),
-    # so the LangChain face is built on first use: `from rag.retrieve import HybridRetriever`
-    from langchain_core.callbacks import CallbackManagerForRetrieverRun
-    from langchain_core.documents import Document
-    from langchain_core.retrievers import BaseRetriever
-
-    class HybridRetriever(BaseRetriever):
-        """LangChain face of `Retriever`: documents carry the passage in metadata."""
-
-        retriever: Any
-        filters: Filters = Filters()
-        top_k: int | None = None
-
-        def _get_relevant_documents(self, query: str, *,
-                                    run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-            return [Document(page_content=p.text, metadata={"passage": p})
-                    for p in self.retriever.search(query, self.top_k, self.filters)]
-
-    HybridRetriever.__module__, HybridRetriever.__qualname__ = __name__, "HybridRetriever"
-    return HybridRetriever
-
-
-def __getattr__(name: str) -> Any:
-    if name == "HybridRetriever":
-        globals()[name] = cls = _hybrid_retriever_class()
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
