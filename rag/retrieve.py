@@ -162,8 +162,10 @@ class Retriever:
                 # the previous index meanwhile instead of stalling the next question
                 index.checked_at = time.monotonic()
                 if self._rebuilding is None:
+                    # not a daemon: a process exiting mid-rebuild waits for it (a daemon
+                    # thread still inside Chroma at interpreter exit crashed the process)
                     self._rebuilding = threading.Thread(target=self._rebuild, args=(revision,),
-                                                        name="bm25-rebuild", daemon=True)
+                                                        name="bm25-rebuild")
                     self._rebuilding.start()
                 return index
             self._index = self._build(revision)
