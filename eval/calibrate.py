@@ -50,9 +50,9 @@ class Probe:
 
 
 def probe_dataset(dataset: str, limit: int | None, work_dir: Path, progress: bool) -> list[Probe]:
-    from rag.citations import check_citations
+    from rag.answer.citations import check_citations
     from rag.config import load_settings
-    from rag.generators import ExtractiveGenerator
+    from rag.answer.generators import ExtractiveGenerator
 
     base = load_settings(None, None, generator="extractive").settings
     plan = plan_dataset(dataset, base, work_dir, limit)

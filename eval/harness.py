@@ -93,53 +93,19 @@ def prepare(plan: EvalPlan, settings: Settings, reuse_store: bool = False,
             progress: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Ingest the plan's corpus into the eval collection (not with reuse_store) and return
     its articles by doc id, for quote checks."""
-    from rag.ingest import IngestReport, ingest, load_corpus
+    from rag.ingest import ingest
+    from rag.sources.files import load_corpus
 
     if not reuse_store:
         report = ingest(plan.corpus_dir, settings, prune=True, progress=progress, wait_seconds=600)
         log(f"eval collection {settings.collection!r} in {settings.store_path}: {report.summary()}")
-    articles, _ = load_corpus(plan.corpus_dir, IngestReport())
-    by_id = {a.doc_id: a for a in articles}
+    by_id = {a.doc_id: a for a in load_corpus(plan.corpus_dir).articles}
     if not plan.rgb:
         problems = check_evidence(plan.records, by_id)
         if problems:
             raise DatasetError(f"dataset {plan.name} does not match corpus {plan.corpus_dir}:\n  "
                                + "\n  ".join(problems[:10]))
     return by_id
-
-
-class ExcludingRetriever:
-    """A retriever that hides some documents, as if they were not in the corpus.
-
-    Used for RGB's unanswerable set: the same question over the corpus without its
-    positive snippets. Asks the wrapped retriever for extra candidates, drops the hidden
-    documents' chunks and fuses what is left exactly as `Retriever.search` does (BM25
-    statistics still include the hidden snippets, a negligible difference).
-    """
-
-    MARGIN = 50
-
-    def __init__(self, base: Any) -> None:
-        self.base = base
-        self.settings = base.settings
-        self.hidden: frozenset[str] = frozenset()
-
-    def search(self, question: str, top_k: int | None = None, filters: Any = None):
-        from rag.retrieve import Filters, fuse
-
-        filters = filters or Filters()
-        if not self.hidden:
-            return self.base.search(question, top_k, filters)
-        top_k = self.settings.top_k if top_k is None else top_k
-        if top_k <= 0:
-            return []
-        pool = max(self.settings.candidates, top_k)
-        want = pool + self.MARGIN
-        dense = self.base.dense(self.base.embeddings.embed_query(question), want, filters)
-        lexical = self.base.lexical(question, want, filters)
-        keep = [[p for p in ranking if p.doc_id not in self.hidden][:pool]
-                for ranking in (dense, lexical)]
-        return fuse(keep, top_k)
 
 
 class _NoDesk:
@@ -167,8 +133,8 @@ def _sentences_with_citations(answer_text: str, passages: dict[int, Any]) -> lis
     Markers that a sentence splitter leaves at the start of the next sentence (after
     "..." for instance) or alone ("[1] .") belong to the sentence before them.
     """
-    from rag.chunking import split_sentences
-    from rag.citations import content_terms, normalise_markers
+    from rag.text import split_sentences
+    from rag.text import content_terms, normalise_markers
 
     segments: list[tuple[str, list[int]]] = []
     for sentence in split_sentences(normalise_markers(answer_text)):
@@ -189,7 +155,7 @@ def _sentences_with_citations(answer_text: str, passages: dict[int, Any]) -> lis
 
 def score_answer(record: EvalRecord, answer: Any, articles: dict[str, Any], k: int) -> dict[str, Any]:
     """Per-question scores for one `Answer` (see the module docstring)."""
-    from rag.citations import support
+    from rag.text import support
 
     scores: dict[str, Any] = {"refused": answer.refused,
                               "decision_correct": answer.refused != record.answerable}
@@ -264,14 +230,13 @@ def make_desk(settings: Settings, log: Callable[[str], None] = print):
     """A Newsdesk over the settings' collection, or a stand-in that retrieves nothing when
     the collection does not exist (so a gate fails on the metrics, not on a traceback)."""
     from rag.answer import Newsdesk
-    from rag.store import EmptyIndexError
+    from rag.index.store import EmptyIndexError
 
     try:
         desk = Newsdesk(settings)
     except EmptyIndexError as err:
         log(f"warning: {err}; every question is scored as unanswered")
         return _NoDesk(settings.generator)
-    desk.retriever = ExcludingRetriever(desk.retriever)
     return desk
 
 
@@ -283,18 +248,20 @@ def _empty_answer(record: EvalRecord, generator: str):
 
 
 def ask(desk: Any, record: EvalRecord, top_k: int | None) -> Any:
-    """The Answer for one record (history given for follow-ups, hidden docs applied)."""
-    from rag.store import EmptyIndexError
+    """The Answer for one record (history given for follow-ups, hidden docs filtered out)."""
+    from rag.index.store import EmptyIndexError
+    from rag.records import Filters
 
     if isinstance(desk, _NoDesk):
         return _empty_answer(record, desk.generator_name)
-    desk.retriever.hidden = frozenset(record.exclude_doc_ids)
+    # RGB's unanswerable set: the same question over the corpus without its answers,
+    # asked of the production retriever with those articles filtered out
+    filters = Filters(exclude_doc_ids=frozenset(record.exclude_doc_ids))
     try:
-        return desk.answer(record.question, history=record.history or None, top_k=top_k)
+        return desk.answer(record.question, history=record.history or None, top_k=top_k,
+                           filters=filters)
     except EmptyIndexError:  # the collection exists but holds nothing: no passages
         return _empty_answer(record, desk.generator.name)
-    finally:
-        desk.retriever.hidden = frozenset()
 
 
 def run_eval(records: Sequence[EvalRecord], desk: Any, articles: dict[str, Any],

@@ -18,7 +18,7 @@ from typing import Any
 from eval.datasets import EvalRecord
 from eval.metrics import strip_markers
 from rag.config import Settings
-from rag.generators import ModelError
+from rag.answer.generators import ModelError
 
 SYSTEM = ("You grade answers to questions about news articles. Be strict and reply with one "
           "JSON object only, no other text.")

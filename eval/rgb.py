@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import DatasetError, EvalRecord
-from rag.articles import MIN_TEXT_CHARS, normalise_text
+from rag.sources.files import MIN_TEXT_CHARS
+from rag.text import normalise_text
 from eval.metrics import contains_gold, gold_groups
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -13,30 +13,33 @@ from pathlib import Path
 
 import click
 
-from rag.config import ConfigError, LoadedSettings, describe, load_settings
+from rag.config import LoadedSettings, describe, load_settings
+from rag.errors import NewsdeskError
 
 EXIT_FAILURE = 1
-
-
-def _friendly_errors() -> tuple[type[Exception], ...]:
-    """Errors we explain in one line instead of a traceback."""
-    from rag.answer import QuestionError
-    from rag.embeddings import EmbeddingError
-    from rag.generators import ModelError
-    from rag.ingest import IngestBusyError
-    from rag.store import StoreError
-
-    return (ConfigError, QuestionError, EmbeddingError, ModelError, IngestBusyError,
-            StoreError, FileNotFoundError, ValueError)
+# Commands defined by the surfaces above this package, imported only when called (rag
+# sits below eval and ui, so it never imports them at import time).
+LAZY_COMMANDS = {"eval": ("eval.cli", "eval_command")}
 
 
 class NewsdeskGroup(click.Group):
     """Runs a command and turns known errors into a clear message and exit code 1."""
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            module, attribute = LAZY_COMMANDS[name]
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except _friendly_errors() as err:
+        except (NewsdeskError, FileNotFoundError, ValueError) as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(EXIT_FAILURE)
 
@@ -78,7 +81,7 @@ def ingest(ctx: click.Context, folder: Path | None, prune: bool, rebuild: bool, 
 
 
 def _filters(date_from: str | None, date_to: str | None, sources: tuple[str, ...]):
-    from rag.retrieve import Filters
+    from rag.records import Filters
 
     return Filters(date_from=date_from, date_to=date_to, sources=tuple(sources))
 
@@ -129,7 +132,7 @@ def ask(ctx, question, as_json, top_k, date_from, date_to, sources, generator) -
 def chat(ctx, top_k, date_from, date_to, sources, generator) -> None:
     """A conversation in the terminal; follow-up questions use what was said before."""
     from rag.answer import Newsdesk, QuestionError
-    from rag.generators import ModelError
+    from rag.answer.generators import ModelError
 
     desk = Newsdesk(_settings(ctx, generator=generator).settings)
     filters = _filters(date_from, date_to, sources)
@@ -189,10 +192,6 @@ def serve(ctx, host, port, no_ingest) -> None:
 
     launch(settings)
 
-
-from eval.cli import eval_command  # noqa: E402
-
-main.add_command(eval_command)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
+                      model_validator)
+
+from rag.errors import NewsdeskError
 
 ENV_PREFIX = "NEWSDESK_"
 DEFAULT_SETTINGS_FILE = "newsdesk.toml"
 
 
-class ConfigError(Exception):
+class ConfigError(NewsdeskError):
     """A setting is wrong; the message names it and says what to do."""
 
 
@@ -68,6 +71,12 @@ class Settings(BaseModel):
         0.5, ge=0.0, le=2.0,
         description="Weight of the BM25 ranking against the dense one in rank fusion "
                     "(0.5 measured best overall on seed + RGB; see README).")
+    post_retrieval: list[str] = Field(
+        default_factory=list,
+        description="Steps applied, in order, to the fused passages before the generator "
+                    "sees them (names from rag.search.steps.STEPS, e.g. per_article_limit).")
+    max_passages_per_article: int = Field(
+        2, ge=1, le=50, description="per_article_limit step: passages kept from one article.")
     min_relevance: float = Field(
         0.82, ge=0.0, le=1.0,
         description="Refuse when the best passage's dense similarity is below this "
@@ -82,6 +91,14 @@ class Settings(BaseModel):
     ui_port: int = Field(7860, ge=1, le=65535, description="Chat page port.")
     ui_auth: SecretStr | None = Field(None, description="user:password for the chat page.")
     upload_max_bytes: int = Field(2_000_000, ge=1, description="Largest article upload.")
+
+    @field_validator("post_retrieval", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """NEWSDESK_POST_RETRIEVAL="a,b" as well as a TOML list."""
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @model_validator(mode="after")
     def _check_combinations(self) -> "Settings":

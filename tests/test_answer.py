@@ -3,8 +3,8 @@
 import pytest
 
 from rag.answer import QuestionError
-from rag.articles import load_file
-from rag.retrieve import Filters
+from rag.sources.files import load_file
+from rag.records import Filters
 from tests.conftest import SEED_ARTICLE
 
 ARTICLE_TEXT = load_file(SEED_ARTICLE)[0].text

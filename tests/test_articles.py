@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.articles import ArticleError, load_file, normalise_text
+from rag.sources.files import ArticleError, load_file
+
+from rag.text import normalise_text
 
 SHARED_SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_3ff6c92db07b6aa6.txt"
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from rag.answer import QuestionError
-from rag.retrieve import Filters
+from rag.records import Filters
 from tests.support.reliability import VENV_BIN, check_contract, isolated_env
 
 LAVROV = "What did Lavrov demand?"

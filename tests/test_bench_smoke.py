@@ -17,6 +17,7 @@ FIGURES = [
     "ingest.chunks", "ingest.raw_embed_s", "ingest.first_s", "ingest.overhead_ratio",
     "ingest.overhead_ratio_cpu", "ingest.overhead_ratio_part_median", "langchain.first_s",
     "langchain.first_ratio", "langchain.first_ratio_cpu", "langchain.first_ratio_part_median",
+    "langchain.raw_embed_s", "langchain.overhead_ratio", "langchain.embedding_work_ratio",
     "ingest.reingest_s", "ingest.reingest_speedup", "langchain.reingest_s",
     "answer.p50_ms", "answer.p95_ms", "cold_start.s", "cold_start.exit_s",
     "cold_start.interpreter_s", "cold_start.stage.import_answer_pipeline",

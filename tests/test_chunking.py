@@ -1,13 +1,14 @@
 """Chunking: offsets that point into the article, token budgets, overlap, stable ids."""
 
-from rag.articles import Article
-from rag.chunking import chunk_article, split_sentences
+from rag.records import Article
+from rag.ingest.chunking import chunk_article
+from rag.text import split_sentences
 from rag.tokens import count_tokens
 from tests.conftest import SEED_ARTICLE
 
 
 def _seed():
-    from rag.articles import load_file
+    from rag.sources.files import load_file
 
     return load_file(SEED_ARTICLE)[0]
 

@@ -1,7 +1,9 @@
 """Citation checking: markers must name passages the model saw; quotes must be article text."""
 
-from rag.citations import check_citations, normalise_markers
-from rag.retrieve import Passage
+from rag.answer.citations import check_citations
+
+from rag.text import normalise_markers
+from rag.records import Passage
 
 ARTICLE = ("Lavrov said the ball was in Washington’s court. Russia’s demands include halting "
            "NATO’s eastward expansion. Blinken called the talks frank and substantial.")

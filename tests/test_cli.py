@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.articles import load_file
+from rag.sources.files import load_file
 from tests.conftest import REPO, SEED_ARTICLE
 
 RAG = [sys.executable, "-m", "rag.cli"]

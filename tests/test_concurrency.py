@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from rag.answer import Newsdesk
-from rag.chunking import chunk_article
-from rag.ingest import IngestBusyError, IngestReport, ingest, load_corpus
-from rag.store import StoreError
+from rag.ingest.chunking import chunk_article
+from rag.ingest import IngestBusyError, IngestReport, ingest
+from rag.sources.files import load_corpus
+from rag.index.store import StoreError
 from tests.support.reliability import (SEED_DIR, VENV_BIN, ChromaServer, all_ids, build_corpus,
                                        check_contract, isolated_env, make_settings, seed_text)
 

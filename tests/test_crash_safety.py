@@ -64,7 +64,7 @@ def rng() -> random.Random:
 
 
 def _contents(settings) -> dict[str, tuple[str, dict, np.ndarray]]:
-    from rag.store import connect
+    from rag.index.store import connect
 
     got = connect(settings).get_collection(settings.collection).get(
         include=["documents", "metadatas", "embeddings"])
@@ -154,7 +154,7 @@ def _assert_same_as_clean(settings, clean) -> None:
 
 def _assert_searchable(settings, clean) -> None:
     """The vector index agrees with the records: each sampled chunk finds itself first."""
-    from rag.store import connect
+    from rag.index.store import connect
 
     collection = connect(settings).get_collection(settings.collection)
     sample = random.Random(0).sample(sorted(clean), 12)

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from rag.answer import Newsdesk
-from rag.embeddings import embedding_name, get_embeddings
+from rag.index.embeddings import embedding_name, get_embeddings
 from rag.ingest import ingest
 
 

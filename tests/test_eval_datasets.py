@@ -8,7 +8,7 @@ import pytest
 from eval import rgb
 from eval.datasets import SEED_PATH, DatasetError, check_evidence, load_jsonl, write_jsonl
 from eval.gate import ThresholdsError, check, load_thresholds
-from rag.articles import load_file
+from rag.sources.files import load_file
 from tests.conftest import REPO, SEED_ARTICLE
 
 

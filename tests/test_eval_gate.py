@@ -75,8 +75,8 @@ def test_gate_fails_on_a_wrong_collection_naming_the_metric(tmp_path):
 
 def test_gate_fails_on_an_empty_collection_naming_the_metric(tmp_path):
     from rag.config import Settings
-    from rag.embeddings import embedding_name, get_embeddings
-    from rag.store import open_store
+    from rag.index.embeddings import embedding_name, get_embeddings
+    from rag.index.store import open_store
 
     settings = Settings(store_path=tmp_path / "chroma", collection="empty-collection")
     embeddings = get_embeddings(settings)

@@ -17,9 +17,9 @@ import time
 import pytest
 
 from rag.answer import Newsdesk
-from rag.generators import ModelError
+from rag.answer.generators import ModelError
 from rag.ingest import ingest
-from rag.store import StoreError
+from rag.index.store import StoreError
 from tests.support.reliability import (SEED_DIR, VENV_BIN, ChromaServer, FakeOpenAI,
                                        chat_completion, check_contract, free_port, isolated_env,
                                        make_settings, send)

@@ -23,8 +23,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings as hsettings, strategies as st
 
-from rag.articles import Article, ArticleError, load_file, normalise_text, SUPPORTED_SUFFIXES
-from rag.chunking import chunk_article, split_sentences
+from rag.records import Article
+
+from rag.sources.files import ArticleError, load_file, SUPPORTED_SUFFIXES
+
+from rag.text import normalise_text
+from rag.ingest.chunking import chunk_article
+from rag.text import split_sentences
 from rag.ingest import IngestReport, ingest
 from tests.support.reliability import all_ids, make_settings
 
@@ -362,7 +367,7 @@ def fuzz_store(tmp_path_factory):
 
 
 def _ingested_paths(settings) -> dict[str, int]:
-    from rag.store import connect
+    from rag.index.store import connect
 
     got = connect(settings).get_collection(settings.collection).get(include=["metadatas"])
     counts: dict[str, set[str]] = {}
@@ -386,7 +391,7 @@ def test_an_ingest_skips_each_bad_file_by_name_and_ingests_every_good_one(fuzz_s
         report = ingest(folder, settings, progress=False)
         _check_report(report, plan, folder, settings)
     finally:
-        from rag.store import drop_collection
+        from rag.index.store import drop_collection
 
         drop_collection(settings)
         shutil.rmtree(folder, ignore_errors=True)

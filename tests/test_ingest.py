@@ -5,22 +5,26 @@ import shutil
 
 import pytest
 
-from rag.embeddings import embedding_name, get_embeddings
+from rag.index.chunks import open_index
+from rag.index.embeddings import embedding_name, get_embeddings
+from rag.index.store import StoreError, open_store
 from rag.ingest import ingest
-from rag.store import StoreError, open_store
 from tests.conftest import SEED_ARTICLE
 
 
-def _store(settings):
+def _index(settings):
     embeddings = get_embeddings(settings)
-    return open_store(settings, embedding_name(embeddings), embeddings.dimension)
+    return open_index(settings, embedding_name(embeddings), embeddings.dimension)
+
+
+def _rows(settings):
+    return [row for page in _index(settings).catalog.iter_rows() for row in page]
 
 
 def _chunks_by_doc(settings):
-    got = _store(settings).collection.get(include=["metadatas"])
     docs: dict[str, set[str]] = {}
-    for chunk_id, meta in zip(got["ids"], got["metadatas"]):
-        docs.setdefault(meta["doc_id"], set()).add(chunk_id)
+    for chunk_id, (doc_id, _) in _index(settings).catalog.states().items():
+        docs.setdefault(doc_id, set()).add(chunk_id)
     return docs
 
 
@@ -31,18 +35,27 @@ def _add_article(folder, name, text, **meta):
 def test_first_ingest_stores_every_chunk_with_its_offsets(settings):
     report = ingest(settings.corpus_dir, settings, progress=False)
     assert report.articles == 1 and report.added == report.chunks == report.embedded > 3
-    got = _store(settings).collection.get(include=["documents", "metadatas"])
-    from rag.articles import load_file
+    from rag.sources.files import load_file
 
     text = load_file(SEED_ARTICLE)[0].text
-    assert all(text[m["start"]:m["end"]] == doc for doc, m in zip(got["documents"], got["metadatas"]))
+    rows = _rows(settings)
+    assert len(rows) == report.chunks
+    assert all(text[r.start_char:r.end_char] == r.text for r in rows)
+
+
+def test_the_vector_store_and_the_catalog_hold_the_same_chunks(settings):
+    ingest(settings.corpus_dir, settings, progress=False)
+    _add_article(settings.corpus_dir, "later.json", "Talks resumed in Vienna on Monday. " * 3)
+    ingest(settings.corpus_dir, settings, progress=False)
+    index = _index(settings)
+    assert index.vector_ids() == set(index.catalog.states()) and index.count() > 3
 
 
 def test_reingesting_an_unchanged_corpus_embeds_nothing(settings):
     first = ingest(settings.corpus_dir, settings, progress=False)
     again = ingest(settings.corpus_dir, settings, progress=False)
     assert (again.added, again.embedded, again.deleted) == (0, 0, 0)
-    assert again.unchanged == first.chunks == _store(settings).count()
+    assert again.unchanged == first.chunks == _index(settings).count()
 
 
 def test_a_changed_article_replaces_its_old_chunks(settings):
@@ -54,8 +67,8 @@ def test_a_changed_article_replaces_its_old_chunks(settings):
     after = _chunks_by_doc(settings)["later"]
     assert before.isdisjoint(after)
     assert report.deleted == len(before) and report.added == len(after)
-    docs = _store(settings).collection.get(ids=list(after), include=["documents"])["documents"]
-    assert all("collapsed" in d for d in docs)
+    rows = _index(settings).catalog.rows(list(after))
+    assert all("collapsed" in r.text for r in rows.values())
 
 
 def test_a_title_change_updates_metadata_without_embedding(settings):
@@ -64,7 +77,8 @@ def test_a_title_change_updates_metadata_without_embedding(settings):
     _add_article(settings.corpus_dir, "later.json", "Talks resumed in Vienna on Monday. " * 3, title="New")
     report = ingest(settings.corpus_dir, settings, progress=False)
     assert report.embedded == 0 and report.updated >= 1
-    metas = _store(settings).collection.get(where={"doc_id": "later"}, include=["metadatas"])["metadatas"]
+    assert {r.title for r in _rows(settings) if r.doc_id == "later"} == {"New"}
+    metas = _index(settings).store.collection.get(where={"doc_id": "later"}, include=["metadatas"])["metadatas"]
     assert {m["title"] for m in metas} == {"New"}
 
 
@@ -109,7 +123,7 @@ def test_a_collection_built_with_another_model_asks_for_a_reingest(settings):
 def test_rebuild_recreates_the_collection(settings):
     first = ingest(settings.corpus_dir, settings, progress=False)
     rebuilt = ingest(settings.corpus_dir, settings, rebuild=True, progress=False)
-    assert rebuilt.embedded == first.chunks and _store(settings).count() == first.chunks
+    assert rebuilt.embedded == first.chunks and _index(settings).count() == first.chunks
 
 
 def test_a_missing_corpus_folder_is_a_clear_error(settings, tmp_path):

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from rag.answer import Newsdesk
-from rag.articles import load_file
-from rag.citations import strip_markers
+from rag.sources.files import load_file
+from rag.text import strip_markers
 from rag.ingest import ingest
 from tests.support.reliability import (SEED_DIR, FakeOpenAI, chat_completion, check_contract,
                                        make_settings, send)

@@ -5,8 +5,8 @@ import socket
 import pytest
 
 from rag.answer import Newsdesk
-from rag.articles import load_file
-from rag.generators import ModelError
+from rag.sources.files import load_file
+from rag.answer.generators import ModelError
 from tests.conftest import SEED_ARTICLE
 from tests.support.fake_openai import fake_openai
 

@@ -15,7 +15,7 @@ import pytest
 
 from rag.answer import Newsdesk
 from rag.config import ConfigError, describe, load_settings
-from rag.generators import ModelError
+from rag.answer.generators import ModelError
 from tests.support.reliability import VENV_BIN, FakeOpenAI, isolated_env, send
 
 KEY = "sk-live-SECRET-4f9a1c77e2b04d8d9b1e"

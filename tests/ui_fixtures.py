@@ -90,7 +90,7 @@ def ui_url(ui_settings) -> Iterator[str]:
 
 def article_text(settings: Settings, doc_id: str) -> str:
     """The normalised text of a corpus article (what citation offsets index)."""
-    from rag.articles import load_file
+    from rag.sources.files import load_file
 
     folder = Path(settings.corpus_dir)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):

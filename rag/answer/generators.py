@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generator, Iterator, Protocol
 
-from rag.chunking import Span, split_sentences
-from rag.citations import content_terms, strip_markers
 from rag.config import Settings
-from rag.retrieve import Passage
+from rag.errors import NewsdeskError
+from rag.records import Passage, Span
+from rag.text import content_terms, safe_text, split_sentences, strip_markers
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 REFUSAL_SENTINEL = "NOT IN ARTICLES"
 NEARBY_CHARS = 400  # a second sentence this close to the first continues its story
 _REFUSAL_PHRASES = re.compile(
@@ -36,7 +35,7 @@ _FOLLOW_UP = re.compile(
     r"their|this|that|these|those|there|then)\b", re.IGNORECASE)
 
 
-class ModelError(Exception):
+class ModelError(NewsdeskError):
     """The language model could not be used; the message names its address."""
 
 
@@ -59,13 +58,6 @@ class AnswerWriter(Protocol):
 
     def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
         """Yield pieces of the answer as they are written; return the whole draft."""
-
-
-def safe_text(text: str) -> str:
-    """A model's text without control/format characters or lone surrogates (as articles are
-    normalised): they break JSON, terminals and pages, and can hide or reorder text."""
-    return "".join(ch for ch in str(text)
-                   if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
 
 
 def looks_like_refusal(text: str) -> bool:

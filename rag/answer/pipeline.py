@@ -11,15 +11,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
-from rag.citations import Citation, check_citations
+from rag.answer.citations import check_citations
+from rag.answer.generators import AnswerWriter, Draft, make_generator
 from rag.config import Settings
-from rag.generators import AnswerWriter, Draft, make_generator
-from rag.retrieve import Filters, Passage, Retriever
+from rag.errors import NewsdeskError
+from rag.records import Citation, Filters, Passage
+from rag.search.retriever import Retrieval, Retriever
 
 REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
 
 
-class QuestionError(ValueError):
+class QuestionError(NewsdeskError, ValueError):
     """The question cannot be asked as it is; the message says why."""
 
 
@@ -35,6 +37,7 @@ class Answer:
     generator: str
     standalone_question: str = ""
     relevance: float = 0.0
+    steps: list[str] = field(default_factory=list)
     citation_check: dict[str, list[int]] = field(default_factory=dict)
     timings_ms: dict[str, int] = field(default_factory=dict)
 
@@ -49,6 +52,7 @@ class Answer:
                           "title": p.title, "date": p.date, "source": p.source, "url": p.url,
                           "start": p.start, "end": p.end, "text": p.text} for p in self.passages],
             "generator": self.generator, "relevance": round(self.relevance, 4),
+            "steps": self.steps,
             "citation_check": self.citation_check, "timings_ms": self.timings_ms,
         }
 
@@ -84,22 +88,24 @@ class Newsdesk:
         self.generator = generator or make_generator(settings)
 
     def _prepare(self, question: str, history: list[dict] | None, top_k: int | None,
-                 filters: Filters, timings: dict[str, int]) -> tuple[str, str, list[Passage], float]:
+                 filters: Filters, timings: dict[str, int]) -> tuple[str, str, Retrieval, float]:
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         standalone = self.generator.condense(question, clean_history(history))
         timings["condense"] = _ms(started)
         started = time.perf_counter()
-        passages = self.retriever.search(standalone, top_k, filters)
+        retrieval = self.retriever.retrieve(standalone, top_k, filters)
         timings["retrieve"] = _ms(started)
-        relevance = max((p.dense_similarity for p in passages), default=0.0)
-        return question, standalone, passages, relevance
+        relevance = max((p.dense_similarity for p in retrieval.passages), default=0.0)
+        return question, standalone, retrieval, relevance
 
-    def _finish(self, question: str, standalone: str, passages: list[Passage], relevance: float,
+    def _finish(self, question: str, standalone: str, retrieval: Retrieval, relevance: float,
                 draft: Draft | None, timings: dict[str, int], started: float) -> Answer:
+        passages = retrieval.passages
         answer = Answer(question=question, answer=REFUSAL_TEXT, refused=True, citations=[],
                         passages=passages, generator=self.generator.name,
-                        standalone_question=standalone, relevance=relevance, timings_ms=timings)
+                        standalone_question=standalone, relevance=relevance,
+                        steps=retrieval.steps, timings_ms=timings)
         if draft is not None and not draft.refused:
             check_started = time.perf_counter()
             text, citations, check = check_citations(draft.text, passages)
@@ -128,8 +134,9 @@ class Newsdesk:
                 filters: Filters, streaming: bool) -> Iterator[str | Answer]:
         started = time.perf_counter()
         timings: dict[str, int] = {}
-        question, standalone, passages, relevance = self._prepare(
+        question, standalone, retrieval, relevance = self._prepare(
             question, history, top_k, filters, timings)
+        passages = retrieval.passages
         draft = None
         if self._relevant(passages, relevance):
             generate_started = time.perf_counter()
@@ -138,7 +145,7 @@ class Newsdesk:
             else:
                 draft = self.generator.generate(standalone, passages)
             timings["generate"] = _ms(generate_started)
-        yield self._finish(question, standalone, passages, relevance, draft, timings, started)
+        yield self._finish(question, standalone, retrieval, relevance, draft, timings, started)
 
 
 def _ms(since: float) -> int:

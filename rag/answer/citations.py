@@ -11,29 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.chunking import Span, split_sentences
-from rag.retrieve import Passage, tokenize
-
-_MARKER_GROUP = re.compile(r"\[\s*(?:passages?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:passages?\s*)?\d{1,3})*)\s*\]",
-                           re.IGNORECASE)
+from rag.records import Citation, Passage, Span
+from rag.text import normalise_markers, split_sentences, support
 _MARKER = re.compile(r"\[(\d+)\]")  # any length: "[99999999999]" must not survive as text
 MIN_SUPPORT_TO_ADD = 0.5
-
-
-@dataclass
-class Citation:
-    """A checked citation: passage n, and the exact article text that backs the claim."""
-
-    n: int
-    doc_id: str
-    title: str
-    date: str | None
-    source: str | None
-    url: str | None
-    quote: str
-    start: int
-    end: int
-    chunk_id: str = ""
 
 
 @dataclass
@@ -42,39 +23,6 @@ class CitationCheck:
 
     removed: list[int] = field(default_factory=list)
     added: list[int] = field(default_factory=list)
-
-
-def normalise_markers(text: str) -> str:
-    """`[1, 2]`, `[Passage 3]` and `[1;2]` become `[1][2]`, `[3]`, `[1][2]`."""
-    def expand(match: re.Match) -> str:
-        numbers = re.findall(r"\d+", match.group(1))
-        return "".join(f"[{int(n)}]" for n in numbers)
-    text = _MARKER_GROUP.sub(expand, text)
-    # "claim. [1] Next" -> "claim [1]. Next", so markers stay with their sentence
-    return re.sub(r"([.!?…]+[\"'”’)]*)((?:\s*\[\d+\])+)", lambda m: m.group(2).rstrip() + m.group(1), text)
-
-
-_ANY_MARKER = re.compile(r"\s*\[\s*(?:passages?\s*)?\d+(?:\s*[,;]\s*(?:passages?\s*)?\d+)*\s*\]",
-                         re.IGNORECASE)
-
-
-def strip_markers(text: str) -> str:
-    """Text without anything that reads as a citation marker ("[2]", "[Passage 5]",
-    "[1, 3]"): article text quoted in an answer must not bring its own markers."""
-    return _ANY_MARKER.sub("", text)
-
-
-def content_terms(text: str) -> set[str]:
-    """Stemmed content words, the unit of lexical support."""
-    return set(tokenize([text])[0])
-
-
-def support(claim: str, evidence: str) -> float:
-    """Share of the claim's content words found in the evidence (0..1)."""
-    claim_terms = content_terms(claim)
-    if not claim_terms:
-        return 0.0
-    return len(claim_terms & content_terms(evidence)) / len(claim_terms)
 
 
 def best_quote(claim: str, passage: Passage) -> tuple[Span, float]:

@@ -1,8 +1,7 @@
 """The Chroma store: embedded on disk by default, or a `chroma run` server.
 
-The collection records the embedding model's name and dimension, and a revision number
-that every ingest bumps (so readers know when to rebuild their BM25 index). Opening a
-collection with another embedding model is an error that says to re-ingest.
+The collection records the embedding model's name and dimension; opening it with another
+embedding model is an error that says to re-ingest. Only `rag.index.chunks` uses it.
 """
 
 from __future__ import annotations
@@ -14,15 +13,15 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from rag.config import Settings
+from rag.errors import NewsdeskError
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 _connect_lock = threading.Lock()
-MODEL_KEY, DIM_KEY, REVISION_KEY = "embedding_model", "embedding_dim", "revision"
-_revisions_written: dict[tuple[str, str], int] = {}  # by this process, per store and collection
+MODEL_KEY, DIM_KEY = "embedding_model", "embedding_dim"
 
 
-class StoreError(Exception):
+class StoreError(NewsdeskError):
     """The store cannot be used; the message says where it is and what to do."""
 
 
@@ -93,35 +92,9 @@ class Store:
     client: Any
     collection: Any
 
-    def refresh(self) -> None:
-        """Re-read the collection, to see another process's ingest (revision, metadata)."""
-        self.collection = self.client.get_collection(self.settings.collection,
-                                                     embedding_function=None)
-
     @property
     def metadata(self) -> dict[str, Any]:
         return dict(self.collection.metadata or {})
-
-    @property
-    def revision(self) -> int:
-        return int(self.metadata.get(REVISION_KEY, 0))
-
-    def bump_revision(self) -> None:
-        """Mark the collection as changed (readers rebuild their BM25 index)."""
-        meta = self.metadata
-        meta[REVISION_KEY] = int(meta.get(REVISION_KEY, 0)) + 1
-        meta.pop("hnsw:space", None)
-        self.collection.modify(metadata=meta)
-        _revisions_written[self._key] = meta[REVISION_KEY]
-
-    @property
-    def _key(self) -> tuple[str, str]:
-        return (store_address(self.settings), self.settings.collection)
-
-    def changed_by_another_process(self) -> bool:
-        """Whether the current revision was written by another process. An embedded
-        store's in-memory vector index does not see another process's writes."""
-        return _revisions_written.get(self._key) != self.revision
 
     def count(self) -> int:
         return int(self.collection.count())
@@ -148,7 +121,7 @@ def open_store(settings: Settings, model_name: str, dim: int | None,
             collection = client.get_or_create_collection(
                 settings.collection, embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
-                metadata={MODEL_KEY: model_name, DIM_KEY: dim or 0, REVISION_KEY: 0})
+                metadata={MODEL_KEY: model_name, DIM_KEY: dim or 0})
         else:
             collection = client.get_collection(settings.collection, embedding_function=None)
     except StoreError:

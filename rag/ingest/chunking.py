@@ -9,61 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 
-from rag.articles import Article
+from rag.records import Article, Chunk, Span
+from rag.text import split_sentences
 from rag.tokens import count_tokens
-
-# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before
-# whitespace, or at a line break. Abbreviations like "U.S." stay whole because the
-# next character must be whitespace followed by something that starts a sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n+")
-_ABBREVIATIONS = re.compile(r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Lt|Col|St|No|vs|U\.S|U\.K|U\.N)\.$")
-
-
-@dataclass(frozen=True)
-class Span:
-    """A piece of text and where it sits in the article."""
-
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A passage of an article, ready to embed and store."""
-
-    chunk_id: str
-    doc_id: str
-    index: int
-    start: int
-    end: int
-    text: str
-
-
-def split_sentences(text: str, offset: int = 0) -> list[Span]:
-    """Sentences of text with their offsets (plus `offset`), whitespace trimmed."""
-    spans, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.end() if match.group().strip("\n") else match.start()
-        if _ABBREVIATIONS.search(text[start:end]) and "\n" not in match.group():
-            continue
-        spans.extend(_trimmed(text, start, end, offset))
-        start = match.end()
-    spans.extend(_trimmed(text, start, len(text), offset))
-    return spans
-
-
-def _trimmed(text: str, start: int, end: int, offset: int) -> list[Span]:
-    piece = text[start:end]
-    stripped = piece.strip()
-    if not stripped:
-        return []
-    lead = len(piece) - len(piece.lstrip())
-    begin = start + lead
-    return [Span(offset + begin, offset + begin + len(stripped), stripped)]
-
 
 def _pieces(text: str, max_tokens: int) -> list[Span]:
     """Sentences, with any sentence longer than max_tokens cut into word windows."""

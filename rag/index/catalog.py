@@ -1,0 +1,238 @@
+"""The chunk catalog: one SQLite file beside the vector store.
+
+It holds every chunk's record (text, offsets, article metadata), the filter columns
+(date, source, article) with indexes, a full-text index of the chunks' stemmed content
+words ranked by BM25 (SQLite FTS5), and the collection's revision. Nothing is read into
+memory at start: a new process answers from disk at once, whatever the archive's size.
+
+SQLite in WAL mode lets any number of processes read while one writes; every write is a
+transaction that also bumps the revision, so a reader never sees rows without the
+revision that announces them, and a killed writer leaves the last committed state.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from rag.records import Filters, date_int
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    title TEXT NOT NULL,
+    date TEXT NOT NULL,
+    date_int INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    url TEXT NOT NULL,
+    byline TEXT NOT NULL,
+    path TEXT NOT NULL,
+    meta_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_date ON chunks(date_int);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(words, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """One chunk as stored: its text and offsets and its article's metadata
+    (empty strings where unknown, as Chroma metadata cannot hold None)."""
+
+    chunk_id: str
+    doc_id: str
+    chunk_index: int
+    start_char: int
+    end_char: int
+    text: str
+    title: str
+    date: str
+    date_int: int
+    source: str
+    url: str
+    byline: str
+    path: str
+    meta_hash: str
+
+
+COLUMNS = tuple(f.name for f in fields(ChunkRow))
+_SELECT = "SELECT " + ", ".join(f"c.{name}" for name in COLUMNS) + " FROM chunks c"
+
+
+def filter_sql(filters: Filters, alias: str = "c") -> tuple[str, list]:
+    """A SQL condition (and its parameters) for the filters; "1" when none."""
+    clauses, params = [], []
+    if filters.date_from:
+        clauses.append(f"{alias}.date_int >= ?")
+        params.append(date_int(filters.date_from))
+    if filters.date_to:
+        clauses.append(f"{alias}.date_int <= ?")
+        params.append(date_int(filters.date_to))
+    if filters.sources:
+        clauses.append(f"{alias}.source IN ({','.join('?' * len(filters.sources))})")
+        params += list(filters.sources)
+    if filters.exclude_doc_ids:
+        clauses.append(f"{alias}.doc_id NOT IN ({','.join('?' * len(filters.exclude_doc_ids))})")
+        params += sorted(filters.exclude_doc_ids)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def match_expression(words: Iterable[str]) -> str | None:
+    """An FTS5 query matching any of the words (each quoted, so it is never syntax)."""
+    quoted = ['"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words) if w]
+    return " OR ".join(quoted) or None
+
+
+class Catalog:
+    """The SQLite catalog of one collection; one connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def revision(self) -> int:
+        row = self._connection().execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self, filters: Filters = Filters()) -> int:
+        where, params = filter_sql(filters)
+        return self._connection().execute(f"SELECT count(*) FROM chunks c WHERE {where}",
+                                          params).fetchone()[0]
+
+    def states(self) -> dict[str, tuple[str, str]]:
+        """chunk id -> (doc id, metadata hash) of every chunk: what ingest compares against."""
+        rows = self._connection().execute("SELECT chunk_id, doc_id, meta_hash FROM chunks")
+        return {chunk_id: (doc_id, meta_hash) for chunk_id, doc_id, meta_hash in rows}
+
+    def rows(self, chunk_ids: list[str]) -> dict[str, ChunkRow]:
+        """The stored rows of these chunks (deleted ones are simply absent)."""
+        found: dict[str, ChunkRow] = {}
+        conn = self._connection()
+        for i in range(0, len(chunk_ids), 500):
+            part = chunk_ids[i:i + 500]
+            query = f"{_SELECT} WHERE c.chunk_id IN ({','.join('?' * len(part))})"
+            for row in conn.execute(query, part):
+                found[row[0]] = ChunkRow(*row)
+        return found
+
+    def allowed_ids(self, filters: Filters, limit: int) -> list[str] | None:
+        """Chunk ids passing the filters, or None when more than `limit` do."""
+        where, params = filter_sql(filters)
+        ids = [r[0] for r in self._connection().execute(
+            f"SELECT c.chunk_id FROM chunks c WHERE {where} LIMIT ?", params + [limit + 1])]
+        return None if len(ids) > limit else ids
+
+    def search_words(self, words: list[str], k: int, filters: Filters) -> list[tuple[ChunkRow, float]]:
+        """The k best chunks for the words by BM25 (FTS5), filters applied, best first."""
+        expression = match_expression(words)
+        if expression is None or k <= 0:
+            return []
+        where, params = filter_sql(filters)
+        query = (f"SELECT {', '.join('c.' + n for n in COLUMNS)}, bm25(terms) AS rank "
+                 f"FROM terms JOIN chunks c ON c.rowid = terms.rowid "
+                 f"WHERE terms MATCH ? AND {where} ORDER BY rank LIMIT ?")
+        rows = self._connection().execute(query, [expression, *params, k])
+        return [(ChunkRow(*row[:-1]), -float(row[-1])) for row in rows]
+
+    def facts(self) -> dict:
+        """What the catalog holds: chunks, articles, sources, date range."""
+        conn = self._connection()
+        chunks, articles, first, last = conn.execute(
+            "SELECT count(*), count(DISTINCT doc_id), min(NULLIF(date, '')), max(NULLIF(date, '')) "
+            "FROM chunks").fetchone()
+        sources = [r[0] for r in conn.execute(
+            "SELECT DISTINCT source FROM chunks WHERE source != '' ORDER BY source")]
+        return {"chunks": chunks, "articles": articles, "sources": sources,
+                "date_from": first, "date_to": last}
+
+    def iter_rows(self, batch: int = 5000) -> Iterator[list[ChunkRow]]:
+        """Every row, in pages of `batch`, in storage order."""
+        last = 0
+        conn = self._connection()
+        while True:
+            got = conn.execute(f"{_SELECT.replace('SELECT ', 'SELECT c.rowid, ')} "
+                               "WHERE c.rowid > ? ORDER BY c.rowid LIMIT ?", (last, batch)).fetchall()
+            if not got:
+                return
+            last = got[-1][0]
+            yield [ChunkRow(*row[1:]) for row in got]
+
+    # -- writing (one writer at a time: ingest holds the lock) -----------------------
+    def _write(self, statements: Iterable[tuple[str, Iterable]]) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                conn.executemany(sql, params)
+            conn.execute("INSERT INTO meta VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE "
+                         "SET value = CAST(value AS INTEGER) + 1")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def put(self, rows: list[ChunkRow], words: list[list[str]]) -> None:
+        """Insert or replace chunks with their content words (one transaction)."""
+        ids = [(r.chunk_id,) for r in rows]
+        placeholders = ",".join("?" * len(COLUMNS))
+        self._write([
+            ("DELETE FROM terms WHERE rowid = (SELECT rowid FROM chunks WHERE chunk_id = ?)", ids),
+            ("DELETE FROM chunks WHERE chunk_id = ?", ids),
+            (f"INSERT INTO chunks ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+             [tuple(getattr(r, c) for c in COLUMNS) for r in rows]),
+            ("INSERT INTO terms (rowid, words) SELECT rowid, ? FROM chunks WHERE chunk_id = ?",
+             [(" ".join(w), r.chunk_id) for r, w in zip(rows, words)]),
+        ])
+
+    def update_metadata(self, rows: list[ChunkRow]) -> None:
+        """New article metadata for existing chunks (text unchanged)."""
+        names = [c for c in COLUMNS if c not in ("chunk_id", "doc_id", "text", "start_char",
+                                                 "end_char", "chunk_index")]
+        assignments = ", ".join(f"{n} = ?" for n in names)
+        self._write([(f"UPDATE chunks SET {assignments} WHERE chunk_id = ?",
+                      [tuple(getattr(r, n) for n in names) + (r.chunk_id,) for r in rows])])
+
+    def delete(self, chunk_ids: list[str]) -> None:
+        """Remove chunks (one transaction)."""
+        ids = [(c,) for c in chunk_ids]
+        self._write([
+            ("DELETE FROM terms WHERE rowid = (SELECT rowid FROM chunks WHERE chunk_id = ?)", ids),
+            ("DELETE FROM chunks WHERE chunk_id = ?", ids),
+        ])
+
+    def bump_revision(self) -> None:
+        """Announce a change made elsewhere (the vector store) to readers."""
+        self._write([])

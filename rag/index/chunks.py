@@ -1,0 +1,267 @@
+"""The chunk index: the one owner of the chunk record format.
+
+A chunk lives in two places that this module keeps in step: its vector (with a copy of
+its record as metadata, so the vector store alone can rebuild everything) in Chroma,
+and its record, filter columns and content words in the SQLite catalog
+(`rag.index.catalog`), which is the authority on what exists. Everything else asks this
+module: ingest writes rows, search reads passages, the page reads facts.
+
+Write order makes a kill harmless: vectors are written before catalog rows (a row never
+names a missing vector), catalog rows are deleted before vectors (a deleted chunk is
+never returned: dense hits are looked up in the catalog). An ingest that finds the two
+counts apart reconciles them from Chroma's ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from rag.config import Settings
+from rag.index.catalog import COLUMNS, Catalog, ChunkRow
+from rag.index.store import (EmptyIndexError, Store, drop_collection, forget_client, open_store,
+                             store_address, store_errors)
+from rag.records import Article, Chunk, Filters, Passage
+
+PAGE = 5000
+WRITE_BATCH = 5000            # chunks per Chroma call (its embedded limit is ~5,400)
+REVISION_CHECK_SECONDS = 1.0  # how often a reader looks for another process's ingest
+DENSE_OVERFETCH_SHARE = 0.3   # filters letting at least this share through: over-fetch
+MAX_ALLOWED_IDS = 50_000      # narrower filters hand Chroma the allowed ids; wider use `where`
+_revisions_written: dict[str, int] = {}  # catalog path -> last revision this process wrote
+_CHROMA_META = [c for c in COLUMNS if c not in ("chunk_id", "text")]
+
+
+def catalog_path(settings: Settings) -> Path:
+    """Where the collection's catalog lives: beside the embedded store (or, with a
+    server store, in the local store_path folder)."""
+    return settings.store_path / f"{settings.collection}.catalog.sqlite3"
+
+
+def meta_hash(article: Article) -> str:
+    """A hash of the article's metadata: a change re-writes metadata, not vectors."""
+    fields = [article.title, article.date, article.source, article.url, article.byline, article.path]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
+
+
+def chunk_row(article: Article, chunk: Chunk, article_hash: str | None = None) -> ChunkRow:
+    """The stored record of one chunk of an article."""
+    return ChunkRow(chunk_id=chunk.chunk_id, doc_id=article.doc_id, chunk_index=chunk.index,
+                    start_char=chunk.start, end_char=chunk.end, text=chunk.text,
+                    title=article.title, date=article.date or "",
+                    date_int=int(article.date.replace("-", "")) if article.date else 0,
+                    source=article.source or "", url=article.url or "",
+                    byline=article.byline or "", path=article.path,
+                    meta_hash=article_hash or meta_hash(article))
+
+
+def to_passage(row: ChunkRow) -> Passage:
+    """A stored row as a passage (scores zero)."""
+    return Passage(chunk_id=row.chunk_id, doc_id=row.doc_id, text=row.text, start=row.start_char,
+                   end=row.end_char, title=row.title, date=row.date or None,
+                   source=row.source or None, url=row.url or None)
+
+
+def _chroma_where(filters: Filters) -> dict[str, Any] | None:
+    from rag.records import date_int
+
+    clauses: list[dict[str, Any]] = []
+    if filters.date_from:
+        clauses.append({"date_int": {"$gte": date_int(filters.date_from)}})
+    if filters.date_to:
+        clauses.append({"date_int": {"$lte": date_int(filters.date_to)}})
+    if filters.sources:
+        clauses.append({"source": {"$in": list(filters.sources)}})
+    if filters.exclude_doc_ids:
+        clauses.append({"doc_id": {"$nin": sorted(filters.exclude_doc_ids)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _batches(items: Sequence, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class ChunkIndex:
+    """Chroma vectors plus the SQLite catalog of one collection; safe to share between
+    threads for reading. Writing is ingest's, under its lock."""
+
+    def __init__(self, settings: Settings, model_name: str, dim: int | None,
+                 create: bool = False) -> None:
+        self.settings = settings
+        self.model_name, self.dim = model_name, dim
+        self.store: Store = open_store(settings, model_name, dim, create=create)
+        self.catalog = Catalog(catalog_path(settings))
+        self._lock = threading.Lock()
+        self._seen_revision = self.catalog.revision
+        self._checked_at = time.monotonic()
+        if not create and self.catalog.count() == 0 and self.store.count() > 0:
+            raise EmptyIndexError(
+                f"collection {settings.collection!r} of {store_address(settings)} has no "
+                f"catalog yet (made by an older Newsdesk): run `rag ingest` once; nothing is "
+                "embedded again")
+
+    # -- facts -----------------------------------------------------------------------
+    @property
+    def revision(self) -> int:
+        return self.catalog.revision
+
+    def count(self) -> int:
+        return self.catalog.count()
+
+    def facts(self) -> dict[str, Any]:
+        return self.catalog.facts()
+
+    # -- reading ---------------------------------------------------------------------
+    def stay_current(self) -> None:
+        """See another process's ingest: an embedded Chroma keeps its vectors in memory and
+        does not see another process's writes, so it is reopened when the revision moves."""
+        if time.monotonic() - self._checked_at < REVISION_CHECK_SECONDS:
+            return
+        with self._lock:
+            self._checked_at = time.monotonic()
+            revision = self.catalog.revision
+            if revision == self._seen_revision:
+                return
+            self._seen_revision = revision
+            written_here = _revisions_written.get(str(self.catalog.path)) == revision
+            if self.settings.store == "embedded" and not written_here:
+                self.reopen()
+
+    def reopen(self) -> None:
+        """Open the embedded Chroma afresh (after another process rebuilt or changed it)."""
+        forget_client(self.settings)
+        self.store = open_store(self.settings, self.model_name, self.dim)
+
+    def dense(self, vector: Sequence[float], k: int, filters: Filters = Filters()) -> list[Passage]:
+        """Nearest chunks by cosine similarity, filters applied, best first.
+
+        Filters are read from the catalog's indexed columns: a broad filter over-fetches
+        neighbours and keeps the allowed ones; a narrow one hands Chroma the allowed ids;
+        Chroma's own `where` is the fallback (it grows slow with the collection)."""
+        if k <= 0:
+            return []
+        if not filters.active:
+            return self._nearest(vector, k, filters)
+        total, allowed = self.catalog.count(), self.catalog.count(filters)
+        if allowed == 0:
+            return []
+        share = allowed / max(1, total)
+        if share >= DENSE_OVERFETCH_SHARE:
+            fetch = min(total, int(2 * k / share) + 1)
+            passages = self._nearest(vector, fetch, filters)
+            if len(passages) >= k or fetch >= total:
+                return passages[:k]
+        ids = self.catalog.allowed_ids(filters, MAX_ALLOWED_IDS)
+        if ids is not None:
+            try:
+                return self._nearest(vector, min(k, len(ids)), filters, ids=ids)
+            except Exception:  # an id this reader's vector index does not hold yet
+                pass
+        return self._nearest(vector, k, filters, where=_chroma_where(filters))
+
+    def _nearest(self, vector: Sequence[float], k: int, filters: Filters, **narrow: Any) -> list[Passage]:
+        with store_errors(self.settings):
+            got = self.store.collection.query(query_embeddings=[list(vector)], n_results=k,
+                                              include=["distances"], **narrow)
+        ids, distances = got["ids"][0], got["distances"][0]
+        rows = self.catalog.rows(list(ids))  # deleted chunks are absent: never answered from
+        passages = []
+        for chunk_id, distance in zip(ids, distances):
+            row = rows.get(chunk_id)
+            if row is None or not filters.allows(row.date or None, row.source or None, row.doc_id):
+                continue
+            passage = to_passage(row)
+            passage.dense_similarity = 1.0 - float(distance)
+            passages.append(passage)
+        return passages
+
+    def lexical(self, words: list[str], k: int, filters: Filters = Filters()) -> list[Passage]:
+        """Best chunks by BM25 over their content words, filters applied, best first."""
+        passages = []
+        for row, score in self.catalog.search_words(words, k, filters):
+            passage = to_passage(row)
+            passage.bm25_score = score
+            passages.append(passage)
+        return passages
+
+    # -- writing (ingest) -------------------------------------------------------------
+    def vector_ids(self) -> set[str]:
+        """Every chunk id in Chroma, paged (for reconciling after a kill)."""
+        found: set[str] = set()
+        offset = 0
+        while True:
+            page = self.store.collection.get(include=[], limit=PAGE, offset=offset)
+            found.update(page["ids"])
+            if len(page["ids"]) < PAGE:
+                return found
+            offset += PAGE
+
+    def vector_count(self) -> int:
+        return self.store.count()
+
+    def add(self, rows: list[ChunkRow], vectors: Any, words: list[list[str]]) -> None:
+        """Write new chunks: vectors (with their records as metadata), then catalog rows."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        for start in range(0, len(rows), WRITE_BATCH):
+            part = rows[start:start + WRITE_BATCH]
+            self.store.collection.upsert(
+                ids=[r.chunk_id for r in part], embeddings=vectors[start:start + WRITE_BATCH],
+                documents=[r.text for r in part],
+                metadatas=[{c: getattr(r, c) for c in _CHROMA_META} for r in part])
+            self.catalog.put(part, words[start:start + WRITE_BATCH])
+        self._wrote()
+
+    def catalog_only(self, rows: list[ChunkRow], words: list[list[str]]) -> None:
+        """Catalog rows for chunks whose vectors Chroma already holds."""
+        for start in range(0, len(rows), WRITE_BATCH):
+            self.catalog.put(rows[start:start + WRITE_BATCH], words[start:start + WRITE_BATCH])
+        self._wrote()
+
+    def update_metadata(self, rows: list[ChunkRow]) -> None:
+        """New article metadata for unchanged chunks, in Chroma and the catalog."""
+        for part in _batches(rows, WRITE_BATCH):
+            self.store.collection.update(
+                ids=[r.chunk_id for r in part],
+                metadatas=[{c: getattr(r, c) for c in _CHROMA_META} for r in part])
+            self.catalog.update_metadata(part)
+        self._wrote()
+
+    def delete(self, chunk_ids: list[str], vectors_too: Sequence[str] = ()) -> None:
+        """Remove chunks: catalog rows first, then their vectors (and `vectors_too`, vectors
+        with no catalog row, left by a killed ingest)."""
+        for part in _batches(chunk_ids, WRITE_BATCH):
+            self.catalog.delete(part)
+        for part in _batches(list(dict.fromkeys([*chunk_ids, *vectors_too])), WRITE_BATCH):
+            self.store.collection.delete(ids=part)
+        self.catalog.bump_revision()
+        self._wrote()
+
+    def _wrote(self) -> None:
+        revision = self.catalog.revision
+        _revisions_written[str(self.catalog.path)] = revision
+        self._seen_revision = revision
+
+
+def open_index(settings: Settings, model_name: str, dim: int | None, create: bool = False) -> ChunkIndex:
+    """Open (or with create=True, create) the collection's chunk index."""
+    with store_errors(settings):
+        return ChunkIndex(settings, model_name, dim, create=create)
+
+
+def drop_index(settings: Settings) -> None:
+    """Delete the collection and its catalog (`rag ingest --rebuild`)."""
+    with store_errors(settings):
+        drop_collection(settings)
+    path = catalog_path(settings)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    _revisions_written.pop(str(path), None)

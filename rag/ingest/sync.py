@@ -1,0 +1,143 @@
+"""Ingest a folder of articles into the chunk index: idempotent, incremental, crash-safe.
+
+Chunk ids are content hashes, so an ingest only embeds chunks the index lacks, deletes
+chunks of changed articles that no longer exist, and (with prune) deletes articles whose
+files left the folder. New chunks are written before stale ones are removed, so an
+interrupted ingest leaves extra chunks at worst, and the next run removes them. Vectors
+are computed in the embedding model's batches and written in large ones.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from tqdm import tqdm
+
+from rag.config import Settings
+from rag.errors import NewsdeskError
+from rag.index.catalog import ChunkRow
+from rag.index.chunks import WRITE_BATCH, ChunkIndex, chunk_row, drop_index, meta_hash, open_index
+from rag.index.embeddings import embedding_name, get_embeddings
+from rag.index.store import store_errors
+from rag.ingest.chunking import chunk_article
+from rag.records import Article
+from rag.sources.files import load_corpus
+from rag.text import tokenize
+
+
+class IngestBusyError(NewsdeskError):
+    """Another ingest holds the lock for this collection."""
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, with every skipped file and why."""
+
+    files: int = 0
+    articles: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    pruned_articles: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"{self.files} files, {self.articles} articles, {self.chunks} chunks: "
+                f"{self.added} added, {self.unchanged} unchanged, {self.deleted} deleted, "
+                f"{self.updated} metadata updated, {self.embedded} embedded, "
+                f"{len(self.skipped)} files skipped, {self.seconds:.1f} s")
+
+
+def lock_path(settings: Settings) -> Path:
+    """The file that serialises ingests into one collection."""
+    settings.store_path.mkdir(parents=True, exist_ok=True)
+    return settings.store_path / f".ingest-{settings.collection}.lock"
+
+
+def ingest(folder: Path, settings: Settings, prune: bool = False, rebuild: bool = False,
+           progress: bool = True, wait_seconds: float = 0) -> IngestReport:
+    """Bring the collection in line with the folder; returns what was done."""
+    started = time.perf_counter()
+    lock = FileLock(str(lock_path(settings)))
+    try:
+        lock.acquire(timeout=wait_seconds)
+    except Timeout:
+        raise IngestBusyError(f"another ingest into collection {settings.collection!r} is "
+                              f"running (lock {lock.lock_file}); wait for it to finish") from None
+    try:
+        corpus = load_corpus(folder)
+        report = IngestReport(files=corpus.files, skipped=corpus.skipped)
+        embeddings = get_embeddings(settings)
+        with store_errors(settings):
+            if rebuild:
+                drop_index(settings)
+            index = open_index(settings, embedding_name(embeddings),
+                               getattr(embeddings, "dimension", None), create=True)
+            sync(index, corpus.articles, corpus.seen_ids, settings, report, prune, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+    finally:
+        lock.release()
+
+
+def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], settings: Settings,
+         report: IngestReport, prune: bool = False, progress: bool = False) -> None:
+    """Make the index hold exactly the chunks of `articles`, plus (without prune) the
+    chunks of articles not among `seen_ids`."""
+    wanted: dict[str, ChunkRow] = {}
+    for article in articles:
+        article_hash = meta_hash(article)
+        for chunk in chunk_article(article, settings.chunk_tokens, settings.chunk_overlap):
+            wanted[chunk.chunk_id] = chunk_row(article, chunk, article_hash)
+    report.articles, report.chunks = len(articles), len(wanted)
+
+    catalogued = index.catalog.states()
+    # the two stores agree unless a kill came between their writes: then ask Chroma
+    vectors = set(catalogued) if index.vector_count() == len(catalogued) else index.vector_ids()
+    ingested_docs = {a.doc_id for a in articles}
+    stale = [cid for cid, (doc_id, _) in catalogued.items() if cid not in wanted and (
+        doc_id in ingested_docs or (prune and doc_id not in seen_ids))]
+    report.pruned_articles = len({catalogued[c][0] for c in stale} - ingested_docs)
+    orphans = [cid for cid in vectors - set(catalogued) if cid not in wanted]
+    to_embed = [cid for cid in wanted if cid not in vectors]
+    to_catalog = [cid for cid in wanted if cid in vectors and cid not in catalogued]
+    to_update = [cid for cid in wanted if cid in catalogued
+                 and catalogued[cid][1] != wanted[cid].meta_hash]
+    report.unchanged = len(wanted) - len(to_embed) - len(to_catalog)
+
+    if to_catalog:
+        rows = [wanted[cid] for cid in to_catalog]
+        index.catalog_only(rows, tokenize([r.text for r in rows]))
+        report.added += len(rows)
+    _embed_and_add(index, [wanted[cid] for cid in to_embed], settings, report, progress)
+    if to_update:
+        index.update_metadata([wanted[cid] for cid in to_update])
+        report.updated += len(to_update)
+    if stale or orphans:
+        index.delete(stale, vectors_too=orphans)
+        report.deleted += len(stale)
+
+
+def _embed_and_add(index: ChunkIndex, rows: list[ChunkRow], settings: Settings,
+                   report: IngestReport, progress: bool) -> None:
+    """Embed in the model's batch size, write in the store's: few, large writes."""
+    embeddings = get_embeddings(settings)
+    step = settings.embedding_batch_size
+    with tqdm(total=len(rows), desc="embedding", unit="chunk", disable=not progress or not rows,
+              leave=False) as bar:
+        for start in range(0, len(rows), WRITE_BATCH):
+            part = rows[start:start + WRITE_BATCH]
+            vectors: list[list[float]] = []
+            for i in range(0, len(part), step):
+                vectors += embeddings.embed_documents([r.text for r in part[i:i + step]])
+                bar.update(min(step, len(part) - i))
+            index.add(part, vectors, tokenize([r.text for r in part]))
+            report.added += len(part)
+            report.embedded += len(part)

@@ -1,0 +1,126 @@
+"""The plain records that flow through the pipeline (no I/O, no dependencies).
+
+sources → Article · ingest → Chunk · index/search → Passage (with `Filters`) · answer →
+Citation. `Span` is a piece of an article's text with its offsets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article: its normalised text and what is known about it."""
+
+    doc_id: str
+    text: str
+    title: str
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    byline: str | None = None
+    path: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the text, to spot duplicates and changes."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of text and where it sits in the article."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article, ready to embed and store."""
+
+    chunk_id: str
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk: its text, where it sits in its article, and its scores."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    score: float = 0.0
+    dense_similarity: float = 0.0
+    bm25_score: float = 0.0
+    n: int = 0
+
+
+@dataclass
+class Citation:
+    """A checked citation: passage n, and the exact article text that backs the claim."""
+
+    n: int
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    quote: str
+    start: int
+    end: int
+    chunk_id: str = ""
+
+
+def date_int(value: str) -> int:
+    """YYYY-MM-DD as the integer YYYYMMDD (the stored filter column); ValueError otherwise."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError(f"date filter {value!r} must look like YYYY-MM-DD")
+    return int(value.replace("-", ""))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to a date range (inclusive, YYYY-MM-DD), some sources, and/or
+    leave some articles out (as if they were not in the corpus)."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+    exclude_doc_ids: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        for value in (self.date_from, self.date_to):
+            if value:
+                date_int(value)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.date_from or self.date_to or self.sources or self.exclude_doc_ids)
+
+    def allows(self, date: str | None, source: str | None, doc_id: str) -> bool:
+        """Whether a chunk with this date, source and article passes."""
+        day = date_int(date) if date else 0
+        if self.date_from and day < date_int(self.date_from):
+            return False
+        if self.date_to and day > date_int(self.date_to):
+            return False
+        if self.sources and source not in self.sources:
+            return False
+        return doc_id not in self.exclude_doc_ids

@@ -1,0 +1,107 @@
+"""Find passages for a question: dense (Chroma) and BM25 (catalog) candidates, filtered,
+fused by weighted reciprocal rank, then the post-retrieval steps, then the top k.
+
+Nothing is held in memory per collection: both candidate lists are read from disk per
+question, so a new process answers at once and sees every ingest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rag.config import Settings
+from rag.index.chunks import ChunkIndex, open_index
+from rag.index.embeddings import embedding_name, get_embeddings
+from rag.index.store import EmptyIndexError, StoreError, store_address, store_errors
+from rag.records import Filters, Passage
+from rag.search.steps import Query, make_steps
+from rag.text import tokenize
+
+RRF_K = 60
+
+
+@dataclass
+class Retrieval:
+    """The passages for the generator, numbered from 1, and the steps that shaped them."""
+
+    passages: list[Passage]
+    steps: list[str] = field(default_factory=list)
+
+
+class Retriever:
+    """Hybrid search over one collection; safe to share between threads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.steps = make_steps(settings.post_retrieval)
+        self.embeddings = get_embeddings(settings)
+        self.index: ChunkIndex = open_index(settings, embedding_name(self.embeddings),
+                                            getattr(self.embeddings, "dimension", None))
+
+    def dense(self, question: str, k: int, filters: Filters = Filters()) -> list[Passage]:
+        """Nearest chunks to the question's embedding."""
+        return self.index.dense(self.embeddings.embed_query(question), k, filters)
+
+    def lexical(self, question: str, k: int, filters: Filters = Filters()) -> list[Passage]:
+        """Best BM25 chunks for the question's content words."""
+        return self.index.lexical(tokenize([question])[0], k, filters)
+
+    def search(self, question: str, top_k: int | None = None,
+               filters: Filters = Filters()) -> list[Passage]:
+        """Fused passages, best first, numbered from 1."""
+        return self.retrieve(question, top_k, filters).passages
+
+    def retrieve(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
+                 query: Query | None = None) -> Retrieval:
+        """Fused candidates → post-retrieval steps → top k, numbered from 1."""
+        try:
+            return self._retrieve(question, top_k, filters, query)
+        except EmptyIndexError:
+            raise
+        except StoreError:
+            if self.settings.store != "embedded":
+                raise  # a server's client holds no state to renew: it works once it is back
+            self.index.reopen()  # another process rebuilt the collection under us
+            return self._retrieve(question, top_k, filters, query)
+
+    def _retrieve(self, question: str, top_k: int | None, filters: Filters,
+                  query: Query | None) -> Retrieval:
+        top_k = self.settings.top_k if top_k is None else top_k
+        with store_errors(self.settings):
+            self.index.stay_current()
+            if self.index.count() == 0:
+                raise EmptyIndexError(f"no articles in collection {self.settings.collection!r} of "
+                                      f"{store_address(self.settings)}: run `rag ingest "
+                                      f"{self.settings.corpus_dir}`")
+            if top_k <= 0:
+                return Retrieval([])
+            pool = max(self.settings.candidates, top_k)
+            dense = self.dense(question, pool, filters)
+            lexical = self.lexical(question, pool, filters)
+        passages = fuse([dense, lexical], pool, [1.0, self.settings.bm25_weight])
+        query = query or Query(question=question, filters=filters, top_k=top_k)
+        ran = []
+        for name, step in self.steps:
+            passages = step(passages, query, self.settings)
+            ran.append(name)
+        return Retrieval(number(passages[:top_k]), ran)
+
+
+def fuse(rankings: list[list[Passage]], top_k: int, weights: list[float] | None = None) -> list[Passage]:
+    """Weighted reciprocal rank fusion; keeps each chunk's dense similarity and BM25 score.
+    Returns the best `top_k`, numbered from 1."""
+    fused: dict[str, Passage] = {}
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
+        for rank, passage in enumerate(ranking):
+            kept = fused.setdefault(passage.chunk_id, passage)
+            kept.score += weight / (RRF_K + rank + 1)
+            kept.dense_similarity = max(kept.dense_similarity, passage.dense_similarity)
+            kept.bm25_score = max(kept.bm25_score, passage.bm25_score)
+    return number(sorted(fused.values(), key=lambda p: p.score, reverse=True)[:top_k])
+
+
+def number(passages: list[Passage]) -> list[Passage]:
+    """Number passages 1..n in their order (the `[n]` the generator cites)."""
+    for n, passage in enumerate(passages, start=1):
+        passage.n = n
+    return passages

@@ -1,0 +1,98 @@
+"""Text helpers shared by every stage: normalising, sentences, word tokens, markers.
+
+Pure functions over strings; the tokenizer is the one BM25 and answering share.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import bm25s
+import Stemmer
+
+from rag.records import Span
+
+_stemmer = Stemmer.Stemmer("english")
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before
+# whitespace, or at a line break. Abbreviations like "U.S." stay whole because the
+# next character must be whitespace followed by something that starts a sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n+")
+_ABBREVIATIONS = re.compile(r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Lt|Col|St|No|vs|U\.S|U\.K|U\.N)\.$")
+_MARKER_GROUP = re.compile(r"\[\s*(?:passages?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:passages?\s*)?\d{1,3})*)\s*\]",
+                           re.IGNORECASE)
+_ANY_MARKER = re.compile(r"\s*\[\s*(?:passages?\s*)?\d+(?:\s*[,;]\s*(?:passages?\s*)?\d+)*\s*\]",
+                         re.IGNORECASE)
+
+
+def safe_text(text: str) -> str:
+    """Text without control/format characters or lone surrogates (newlines and tabs stay):
+    they break JSON, terminals and pages, and can hide or reorder text."""
+    return "".join(ch for ch in str(text)
+                   if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
+
+
+def normalise_text(text: str) -> str:
+    """NFC, Unix newlines, no control characters, no trailing spaces, at most one blank line."""
+    text = safe_text(unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n"))
+    text = re.sub(r"[ \t]+\n", "\n", text.replace("\t", " "))
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Span]:
+    """Sentences of text with their offsets (plus `offset`), whitespace trimmed."""
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end() if match.group().strip("\n") else match.start()
+        if _ABBREVIATIONS.search(text[start:end]) and "\n" not in match.group():
+            continue
+        spans.extend(_trimmed(text, start, end, offset))
+        start = match.end()
+    spans.extend(_trimmed(text, start, len(text), offset))
+    return spans
+
+
+def _trimmed(text: str, start: int, end: int, offset: int) -> list[Span]:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        return []
+    lead = len(piece) - len(piece.lstrip())
+    begin = start + lead
+    return [Span(offset + begin, offset + begin + len(stripped), stripped)]
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, stemmed word tokens without English stop words (shared with answering)."""
+    return bm25s.tokenize(texts, stopwords="english_plus", stemmer=_stemmer, return_ids=False,
+                          show_progress=False)
+
+
+def normalise_markers(text: str) -> str:
+    """`[1, 2]`, `[Passage 3]` and `[1;2]` become `[1][2]`, `[3]`, `[1][2]`."""
+    def expand(match: re.Match) -> str:
+        numbers = re.findall(r"\d+", match.group(1))
+        return "".join(f"[{int(n)}]" for n in numbers)
+    text = _MARKER_GROUP.sub(expand, text)
+    # "claim. [1] Next" -> "claim [1]. Next", so markers stay with their sentence
+    return re.sub(r"([.!?…]+[\"'”’)]*)((?:\s*\[\d+\])+)", lambda m: m.group(2).rstrip() + m.group(1), text)
+
+
+def strip_markers(text: str) -> str:
+    """Text without anything that reads as a citation marker ("[2]", "[Passage 5]",
+    "[1, 3]"): article text quoted in an answer must not bring its own markers."""
+    return _ANY_MARKER.sub("", text)
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed content words, the unit of lexical support."""
+    return set(tokenize([text])[0])
+
+
+def support(claim: str, evidence: str) -> float:
+    """Share of the claim's content words found in the evidence (0..1)."""
+    claim_terms = content_terms(claim)
+    if not claim_terms:
+        return 0.0
+    return len(claim_terms & content_terms(evidence)) / len(claim_terms)
