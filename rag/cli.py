@@ -7,7 +7,6 @@ command takes --config and --profile to choose them.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from rag.errors import NewsdeskError
 EXIT_FAILURE = 1
 # Commands defined by the surfaces above this package, imported only when called (rag
 # sits below eval and ui, so it never imports them at import time).
-LAZY_COMMANDS = {"eval": ("eval.cli", "eval_command")}
+LAZY_COMMANDS = {"eval": ("eval.cli", "eval_command"), "serve": ("ui.cli", "serve_command")}
 
 
 class NewsdeskGroup(click.Group):
@@ -54,8 +53,17 @@ def main(ctx: click.Context, config_file: str | None, profile: str | None) -> No
     ctx.obj = {"config_file": config_file, "profile": profile}
 
 
-def _settings(ctx: click.Context, **overrides) -> LoadedSettings:
-    return load_settings(ctx.obj["config_file"], ctx.obj["profile"], **overrides)
+def settings_from(ctx: click.Context, **overrides) -> LoadedSettings:
+    """The settings chosen by --config/--profile, the environment and `overrides`."""
+    root = ctx.find_root()
+    return load_settings(root.obj["config_file"], root.obj["profile"], **overrides)
+
+
+def echo_report(report) -> None:
+    """An ingest's skipped files (on stderr) and its summary."""
+    for path, reason in report.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    click.echo(report.summary())
 
 
 @main.command()
@@ -72,12 +80,10 @@ def ingest(ctx: click.Context, folder: Path | None, prune: bool, rebuild: bool, 
     """
     from rag.ingest import ingest as run_ingest
 
-    settings = _settings(ctx).settings
+    settings = settings_from(ctx).settings
     report = run_ingest(folder or settings.corpus_dir, settings, prune=prune, rebuild=rebuild,
                         progress=not quiet and sys.stderr.isatty())
-    for path, reason in report.skipped:
-        click.echo(f"skipped {path}: {reason}", err=True)
-    click.echo(report.summary())
+    echo_report(report)
 
 
 def _filters(date_from: str | None, date_to: str | None, sources: tuple[str, ...]):
@@ -118,7 +124,7 @@ def ask(ctx, question, as_json, top_k, date_from, date_to, sources, generator) -
     """Answer QUESTION from the ingested articles, with cited quotes."""
     from rag.answer import Newsdesk
 
-    desk = Newsdesk(_settings(ctx, generator=generator).settings)
+    desk = Newsdesk(settings_from(ctx, generator=generator).settings)
     answer = desk.answer(question, top_k=top_k, filters=_filters(date_from, date_to, sources))
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -134,7 +140,7 @@ def chat(ctx, top_k, date_from, date_to, sources, generator) -> None:
     from rag.answer import Newsdesk, QuestionError
     from rag.answer.generators import ModelError
 
-    desk = Newsdesk(_settings(ctx, generator=generator).settings)
+    desk = Newsdesk(settings_from(ctx, generator=generator).settings)
     filters = _filters(date_from, date_to, sources)
     history: list[dict] = []
     click.echo("Ask about the articles (empty line or Ctrl-D to leave).")
@@ -164,34 +170,12 @@ def chat(ctx, top_k, date_from, date_to, sources, generator) -> None:
 @click.pass_context
 def show_config(ctx) -> None:
     """Show the settings in force and where each came from (secrets masked)."""
-    loaded = _settings(ctx)
+    loaded = settings_from(ctx)
     click.echo(f"settings file: {loaded.settings_file or '(none; defaults and environment)'}")
     rows = describe(loaded)
     width = max(len(name) for name, _, _ in rows)
     for name, value, origin in rows:
         click.echo(f"{name.ljust(width)}  {value}  [{origin}]")
-
-
-@main.command()
-@click.option("--host", help="Address to listen on (default ui_host, 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default ui_port, 7860).")
-@click.option("--no-ingest", is_flag=True, help="Do not ingest corpus_dir before serving.")
-@click.pass_context
-def serve(ctx, host, port, no_ingest) -> None:
-    """Serve the chat page (ingests corpus_dir first, so new articles are in)."""
-    settings = _settings(ctx, ui_host=host, ui_port=port).settings
-    if not no_ingest:
-        from rag.ingest import ingest as run_ingest
-
-        report = run_ingest(settings.corpus_dir, settings, progress=sys.stderr.isatty())
-        for path, reason in report.skipped:
-            click.echo(f"skipped {path}: {reason}", err=True)
-        click.echo(report.summary())
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from ui.app import launch
-
-    launch(settings)
-
 
 
 if __name__ == "__main__":

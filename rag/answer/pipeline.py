@@ -17,6 +17,7 @@ from rag.config import Settings
 from rag.errors import NewsdeskError
 from rag.records import Citation, Filters, Passage
 from rag.search.retriever import Retrieval, Retriever
+from rag.search.steps import Query
 
 REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
 
@@ -88,13 +89,16 @@ class Newsdesk:
         self.generator = generator or make_generator(settings)
 
     def _prepare(self, question: str, history: list[dict] | None, top_k: int | None,
-                 filters: Filters, timings: dict[str, int]) -> tuple[str, str, Retrieval, float]:
+                 filters: Filters, as_of: str | None,
+                 timings: dict[str, int]) -> tuple[str, str, Retrieval, float]:
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         standalone = self.generator.condense(question, clean_history(history))
         timings["condense"] = _ms(started)
         started = time.perf_counter()
-        retrieval = self.retriever.retrieve(standalone, top_k, filters)
+        query = Query(question=standalone, filters=filters,
+                      top_k=self.settings.top_k if top_k is None else top_k, as_of=as_of)
+        retrieval = self.retriever.retrieve(standalone, top_k, filters, query)
         timings["retrieve"] = _ms(started)
         relevance = max((p.dense_similarity for p in retrieval.passages), default=0.0)
         return question, standalone, retrieval, relevance
@@ -120,22 +124,23 @@ class Newsdesk:
         return bool(passages) and relevance >= self.settings.min_relevance
 
     def answer(self, question: str, history: list[dict] | None = None, top_k: int | None = None,
-               filters: Filters = Filters()) -> Answer:
-        """Answer one question (with the conversation so far, for follow-ups)."""
-        *_, answer = self._events(question, history, top_k, filters, streaming=False)
+               filters: Filters = Filters(), as_of: str | None = None) -> Answer:
+        """Answer one question (with the conversation so far, for follow-ups), as of a
+        date (YYYY-MM-DD; default today)."""
+        *_, answer = self._events(question, history, top_k, filters, as_of, streaming=False)
         return answer
 
     def stream(self, question: str, history: list[dict] | None = None, top_k: int | None = None,
-               filters: Filters = Filters()) -> Iterator[str | Answer]:
+               filters: Filters = Filters(), as_of: str | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text as it is written, then the checked `Answer`."""
-        return self._events(question, history, top_k, filters, streaming=True)
+        return self._events(question, history, top_k, filters, as_of, streaming=True)
 
     def _events(self, question: str, history: list[dict] | None, top_k: int | None,
-                filters: Filters, streaming: bool) -> Iterator[str | Answer]:
+                filters: Filters, as_of: str | None, streaming: bool) -> Iterator[str | Answer]:
         started = time.perf_counter()
         timings: dict[str, int] = {}
         question, standalone, retrieval, relevance = self._prepare(
-            question, history, top_k, filters, timings)
+            question, history, top_k, filters, as_of, timings)
         passages = retrieval.passages
         draft = None
         if self._relevant(passages, relevance):

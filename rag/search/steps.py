@@ -23,6 +23,7 @@ class Query:
     question: str
     filters: Filters = Filters()
     top_k: int = 5
+    as_of: str | None = None   # answer as if on this date (YYYY-MM-DD); None: today
     extra: dict[str, Any] = field(default_factory=dict)
 
 

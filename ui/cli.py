@@ -1,0 +1,28 @@
+"""`rag serve`: the chat page as a command (loaded by `rag` only when it is called)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from rag.cli import echo_report, settings_from
+
+
+@click.command("serve")
+@click.option("--host", help="Address to listen on (default ui_host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default ui_port, 7860).")
+@click.option("--no-ingest", is_flag=True, help="Do not ingest corpus_dir before serving.")
+@click.pass_context
+def serve_command(ctx: click.Context, host: str | None, port: int | None, no_ingest: bool) -> None:
+    """Serve the chat page (ingests corpus_dir first, so new articles are in)."""
+    settings = settings_from(ctx, ui_host=host, ui_port=port).settings
+    if not no_ingest:
+        from rag.ingest import ingest
+
+        echo_report(ingest(settings.corpus_dir, settings, progress=sys.stderr.isatty()))
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from ui.app import launch
+
+    launch(settings)
