@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: serve test install install-test chromium eval-gate bench clean
+.PHONY: serve test test-fast install install-test chromium eval-gate bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -36,6 +36,10 @@ serve: install
 
 test: install-test
 	$(PY) -m pytest -q
+
+# the fast tier for iteration (a few minutes): everything not marked slow
+test-fast: install-test
+	$(PY) -m pytest -q -m "not slow"
 
 eval-gate: install
 	$(VENV)/bin/rag eval --gate
