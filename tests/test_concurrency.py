@@ -28,8 +28,7 @@ LAVROV = "What did Lavrov demand?"
 
 def expected_ids(folder: Path, settings) -> set[str]:
     """The chunk ids a clean ingest of folder stores (ids are content hashes)."""
-    articles, _ = load_corpus(folder, IngestReport())
-    return {c.chunk_id for a in articles
+    return {c.chunk_id for a in load_corpus(folder).articles
             for c in chunk_article(a, settings.chunk_tokens, settings.chunk_overlap)}
 
 
@@ -72,7 +71,7 @@ def test_two_ingests_that_may_wait_are_serialised_and_embed_each_chunk_once(tmp_
 
 def test_an_ingest_in_this_process_refuses_a_second_one_without_waiting(tmp_path, corpus):
     """Two uploads on the chat page at once: the second ingest is told, not queued forever."""
-    from rag.ingest import lock_path
+    from rag.ingest.sync import lock_path
 
     settings = make_settings(tmp_path, corpus_dir=corpus, embedding_batch_size=4)
     errors: list[BaseException] = []
@@ -86,8 +85,9 @@ def test_an_ingest_in_this_process_refuses_a_second_one_without_waiting(tmp_path
     runner = threading.Thread(target=first)
     runner.start()
     deadline = time.monotonic() + 120
-    while not all_ids(settings) and runner.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)  # until the first ingest is storing chunks, so it holds the lock
+    while not lock_path(settings).exists() and runner.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)  # the first ingest creates the lock file as it takes the lock
+    time.sleep(0.05)
     assert runner.is_alive(), "the first ingest ended before it could be interrupted"
     started = time.perf_counter()
     with pytest.raises(IngestBusyError) as refused:
