@@ -91,8 +91,9 @@ def filter_sql(filters: Filters, alias: str = "c") -> tuple[str, list]:
 
 
 def match_expression(words: Iterable[str]) -> str | None:
-    """An FTS5 query matching any of the words (each quoted, so it is never syntax)."""
-    quoted = ['"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words) if w]
+    """An FTS5 query matching any of the words (each quoted, so it is never syntax). A word
+    repeated in the question stays repeated: BM25 then counts it twice, as bm25s did."""
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words if w]
     return " OR ".join(quoted) or None
 
 
