@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from eval.bench.common import REPORTS, RGB_FILE, SEED_QUESTIONS, Report, log, size_label
+from eval.bench.common import REPORTS, RGB_FILE, SEED_QUESTIONS, Report, log
 
 FAMILIES = {
     "startup": "cold `rag ask` (fresh process) on the seed store and the largest store; peak RSS",

@@ -43,7 +43,8 @@ def worker(spec: dict) -> dict:
             metadatas = [{c: getattr(r, c) for c in _CHROMA_META} for r in chunks]
             ids, texts = [r.chunk_id for r in chunks], [r.text for r in chunks]
             started, cpu = time.perf_counter(), time.process_time()
-            profile and profile.enable()
+            if profile:
+                profile.enable()
             for i in range(0, len(chunks), WRITE_BATCH):
                 collection.add(ids=ids[i:i + WRITE_BATCH], embeddings=vecs[i:i + WRITE_BATCH],
                                documents=texts[i:i + WRITE_BATCH], metadatas=metadatas[i:i + WRITE_BATCH])
@@ -51,11 +52,13 @@ def worker(spec: dict) -> dict:
         else:
             index = open_index(settings, model_name, dim, create=True)
             started, cpu = time.perf_counter(), time.process_time()
-            profile and profile.enable()
+            if profile:
+                profile.enable()
             words = tokenize([r.text for r in chunks])
             index.add(chunks, vecs, words)
             count = index.count()
-        profile and profile.disable()
+        if profile:
+            profile.disable()
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         shutil.rmtree(work, ignore_errors=True)
