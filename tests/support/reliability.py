@@ -11,29 +11,20 @@ import contextlib
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from eval.bench.common import ChromaServer, free_port  # noqa: F401  (shared with the benchmark)
 from rag.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SEED_DIR = REPO / "corpus"
 RGB_FILE = REPO.parent / "shared" / "datasets" / "rgb" / "en_fact.json"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
@@ -119,54 +110,7 @@ def all_ids(settings: Settings) -> set[str]:
         offset += 5000
 
 
-# --- a real Chroma server ------------------------------------------------------------
-
-class ChromaServer:
-    """`chroma run` on 127.0.0.1 in a subprocess; can be stopped and started again."""
-
-    def __init__(self, path: Path, port: int | None = None) -> None:
-        self.path, self.port = path, port or free_port()
-        self.proc: subprocess.Popen | None = None
-        self.log = path.parent / f"chroma-{self.port}.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def alive(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/api/v2/heartbeat", timeout=1) as resp:
-                return resp.status == 200
-        except OSError:
-            return False
-
-    def start(self, timeout: float = 60) -> "ChromaServer":
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [str(VENV_BIN / "chroma"), "run", "--path", str(self.path), "--host", "127.0.0.1",
-                 "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-        deadline = time.monotonic() + timeout
-        while not self.alive():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chroma run did not start on port {self.port}: "
-                                   f"{self.log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.1)
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self.proc = None
-        deadline = time.monotonic() + 10
-        while self.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-
+# --- a real Chroma server: eval.bench.common.ChromaServer (shared with the benchmark) ---
 
 @contextlib.contextmanager
 def running_chroma(path: Path) -> Iterator[ChromaServer]:

