@@ -102,7 +102,7 @@ def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune
                 indexed = {doc_id for doc_id, _ in index.catalog.states().values()}
             if chosen.urls:
                 state = SourceState.load(state_path(settings))
-                report.web = read_urls(chosen.urls, settings, state, indexed)
+                report.web = read_urls(chosen.urls, settings, state, indexed, prune)
                 report.skipped += report.web.skipped
                 taken = {a.doc_id for a in articles}
                 articles = articles + [a for a in report.web.articles if a.doc_id not in taken]

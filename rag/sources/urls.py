@@ -50,9 +50,9 @@ def _hash(body: bytes) -> str:
 
 
 class _Reader:
-    def __init__(self, settings: Settings, state: SourceState, indexed: set[str],
-                 fetcher: Fetcher) -> None:
-        self.state, self.indexed, self.fetcher = state, indexed, fetcher
+    def __init__(self, state: SourceState, indexed: set[str], fetcher: Fetcher,
+                 prune: bool) -> None:
+        self.state, self.indexed, self.fetcher, self.prune = state, indexed, fetcher, prune
         self.read = WebRead()
 
     def _validators(self, entry: dict) -> dict:
@@ -99,14 +99,20 @@ class _Reader:
                 self.read.skipped.append((url, "the feed lists no items with http(s) links"))
                 return
         self.read.feeds += 1
-        previous = {self.state.get(i.link).get("doc_id") for i in self.state.feed_items(url)}
-        current = self._items(url, items)
-        self.read.left_ids |= {d for d in previous - current if d}
         self.state.put_feed(url, items, etag=fetched.etag, last_modified=fetched.last_modified,
                             body_hash=body_hash)
+        self._items(url, items)
 
-    def _items(self, feed_url: str, items: list[FeedItem]) -> set[str]:
-        """Read the feed's items; the ids of the articles they hold."""
+    def _items(self, feed_url: str, items: list[FeedItem]) -> None:
+        """Read the feed's items; note the articles that left it (kept in the state until
+        a prune deletes them)."""
+        current = self._item_articles(items)
+        given = set(self.state.get(feed_url).get("docs", [])) | current
+        self.read.left_ids |= given - current
+        self.state.put(feed_url, docs=sorted(current if self.prune else given))
+
+    def _item_articles(self, items: list[FeedItem]) -> set[str]:
+        """Read the items; the ids of the articles they hold."""
         held: set[str] = set()
         for item in items:
             entry = self.state.get(item.link)
@@ -167,12 +173,14 @@ def _not_html(fetched: Fetched) -> str:
     return f"not HTML or an RSS/Atom feed ({shown})"
 
 
-def read_urls(urls: list[str], settings: Settings, state: SourceState,
-              indexed: set[str]) -> WebRead:
+def read_urls(urls: list[str], settings: Settings, state: SourceState, indexed: set[str],
+              prune: bool = False) -> WebRead:
     """Articles from the URLs (pages, or feeds whose items are pages). `indexed` holds the
-    ids of the articles the index has, so unchanged ones need not be fetched again."""
+    ids of the articles the index has, so unchanged ones need not be fetched again.
+    `left_ids` names the articles that left the feeds read; with prune, the state then
+    forgets them (the caller deletes them)."""
     with Fetcher(settings) as fetcher:
-        reader = _Reader(settings, state, indexed, fetcher)
+        reader = _Reader(state, indexed, fetcher, prune)
         for url in dict.fromkeys(urls):
             reader.source(url)
         reader.read.fetch_seconds = fetcher.seconds
