@@ -38,11 +38,14 @@ class WebRead:
     not_modified: int = 0        # pages (and feeds) the server or the hash said were unchanged
     fetch_seconds: float = 0.0
     extract_seconds: float = 0.0
+    kept: set[str] = field(default_factory=set, repr=False)
 
     def add(self, article: Article) -> None:
-        self.seen_ids.add(article.doc_id)
-        if all(a.doc_id != article.doc_id for a in self.articles):
+        """Keep the article, once (two links may lead to the same canonical page)."""
+        if article.doc_id not in self.kept:
+            self.kept.add(article.doc_id)
             self.articles.append(article)
+        self.seen_ids.add(article.doc_id)
 
 
 def _hash(body: bytes) -> str:
@@ -145,10 +148,11 @@ class _Reader:
         body_hash = _hash(fetched.body)
         fingerprint = item.fingerprint if item else None
         validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
-        if entry.get("body_hash") == body_hash and entry.get("doc_id") in self.indexed:
+        if entry.get("body_hash") == body_hash and entry.get("doc_id") in self.indexed \
+                and entry.get("fingerprint") == fingerprint:
             self.read.not_modified += 1
             self.read.seen_ids.add(entry["doc_id"])
-            self.state.put(url, fingerprint=fingerprint, **validators)
+            self.state.put(url, **validators)
             return {entry["doc_id"]}
         started = time.perf_counter()
         try:
