@@ -132,6 +132,13 @@ def test_a_bad_source_is_skipped_with_its_reason_and_the_rest_is_read(
     assert url == site.url(path) and reason in why and "\n" not in why
 
 
+def test_a_page_that_does_not_declare_its_length_is_cut_off_at_the_size_cap(site, web_settings, tmp_path):
+    url = site.serve("/endless", "<html><body>" + "<p>filler text</p>" * 100_000,
+                     declare_length=False)
+    result = read([url], web_settings.with_changes(fetch_max_bytes=50_000), tmp_path)
+    assert not result.articles and "too large (over 50,000 bytes" in result.skipped[0][1]
+
+
 def test_a_bad_item_in_a_feed_is_skipped_and_the_other_items_read(site, web_settings, tmp_path):
     good = [site.publish(s) for s in (BRIDGE, TRAM)]
     items = [(good[0], BRIDGE), (site.url("/gone"), LIBRARY), (good[1], TRAM)]

@@ -183,6 +183,7 @@ class Route:
     location: str | None = None       # redirect target
     delay: float = 0.0                # seconds before answering
     validators: bool = True           # send ETag / Last-Modified and answer 304
+    declare_length: bool = True       # send Content-Length (else the body ends at close)
 
 
 @dataclass
@@ -228,13 +229,16 @@ class NewsSite:
                     self.end_headers()
                     return 304
                 extra = {"ETag": etag, "Last-Modified": modified} if route.validators else {}
-                self._send(route.status, route.body, route.content_type, extra)
+                self._send(route.status, route.body, route.content_type, extra,
+                           route.declare_length)
                 return route.status
 
-            def _send(self, status: int, body: bytes, content_type: str, extra=None) -> None:
+            def _send(self, status: int, body: bytes, content_type: str, extra=None,
+                      declare_length: bool = True) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
+                if declare_length:
+                    self.send_header("Content-Length", str(len(body)))
                 for key, value in (extra or {}).items():
                     self.send_header(key, value)
                 self.end_headers()
