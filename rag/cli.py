@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -49,7 +48,7 @@ class NewsdeskGroup(click.Group):
 @click.option("--profile", help="Profile from the settings file, e.g. local, openai, ollama.")
 @click.pass_context
 def main(ctx: click.Context, config_file: str | None, profile: str | None) -> None:
-    """Newsdesk: ask questions about a folder of news articles, with cited answers."""
+    """Newsdesk: ask questions about news articles (folders, pages, feeds), with cited answers."""
     ctx.obj = {"config_file": config_file, "profile": profile}
 
 
@@ -67,23 +66,40 @@ def echo_report(report) -> None:
 
 
 @main.command()
-@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--prune", is_flag=True, help="Delete articles whose files left the folder.")
+@click.argument("sources", nargs=-1)
+@click.option("--prune", is_flag=True,
+              help="Delete articles whose files left the folder, or whose items left the feed.")
 @click.option("--rebuild", is_flag=True, help="Drop the collection and embed everything again.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def ingest(ctx: click.Context, folder: Path | None, prune: bool, rebuild: bool, quiet: bool) -> None:
-    """Chunk, embed and store the articles of FOLDER (default: corpus_dir).
+def ingest(ctx: click.Context, sources: tuple[str, ...], prune: bool, rebuild: bool,
+           quiet: bool) -> None:
+    """Chunk, embed and store the articles of each SOURCE (default: corpus_dir).
 
-    Unchanged chunks are not embedded again; changed articles replace their chunks.
-    Bad files are skipped and listed; the rest is ingested.
+    A SOURCE is a folder, an article file, or the http(s) URL of an article page or of an
+    RSS/Atom feed (whose items are fetched as pages). Unchanged chunks are not embedded
+    again; changed articles replace their chunks. Bad files and pages are skipped and
+    listed with the reason; the rest is ingested.
     """
     from rag.ingest import ingest as run_ingest
 
     settings = settings_from(ctx).settings
-    report = run_ingest(folder or settings.corpus_dir, settings, prune=prune, rebuild=rebuild,
-                        progress=not quiet and sys.stderr.isatty())
+    report = run_ingest(list(sources) or settings.corpus_dir, settings, prune=prune,
+                        rebuild=rebuild, progress=not quiet and sys.stderr.isatty())
     echo_report(report)
+
+
+@main.command("sync")
+@click.option("--prune", is_flag=True, help="Delete articles whose items left their feed.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def sync_command(ctx: click.Context, prune: bool, quiet: bool) -> None:
+    """Read every feed and page URL of the `feeds` setting; embed only what is new or
+    changed (feeds are asked with ETag / Last-Modified, pages compared by content)."""
+    from rag.ingest import sync_feeds
+
+    settings = settings_from(ctx).settings
+    echo_report(sync_feeds(settings, prune=prune, progress=not quiet and sys.stderr.isatty()))
 
 
 def _filters(date_from: str | None, date_to: str | None, sources: tuple[str, ...]):

@@ -9,6 +9,7 @@ from, so `rag config` can show it.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,22 @@ class Settings(BaseModel):
 
     profile: str = Field("local", description="Name of the profile in force.")
     corpus_dir: Path = Field(Path("corpus"), description="Folder of articles to ingest.")
+    feeds: list[str] = Field(
+        default_factory=list,
+        description="RSS/Atom feed URLs, or single article page URLs, that `rag sync` reads "
+                    "(NEWSDESK_FEEDS takes them comma-separated).")
+    sync_interval_minutes: float = Field(
+        0.0, ge=0.0, description="`rag serve` re-reads `feeds` this often; 0 = never (off).")
+    fetch_timeout_seconds: float = Field(
+        20.0, gt=0, description="Seconds before fetching one feed or page gives up.")
+    fetch_max_bytes: int = Field(
+        5_000_000, ge=1_000, description="Largest feed or page fetched; bigger ones are skipped.")
+    fetch_delay_seconds: float = Field(
+        1.0, ge=0.0, description="Pause between two requests to the same host (politeness).")
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per request.")
+    fetch_allow_private: bool = Field(
+        False, description="Allow fetching loopback and private-network addresses "
+                           "(off: a feed cannot make Newsdesk read the local network).")
 
     store: Literal["embedded", "server"] = Field(
         "embedded", description="Chroma in-process on disk, or a `chroma run` server.")
@@ -100,8 +117,23 @@ class Settings(BaseModel):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feed_list(cls, value: Any) -> Any:
+        """NEWSDESK_FEEDS="url1,url2" as well as a TOML list; each must be an http(s) URL."""
+        if isinstance(value, str):
+            value = [url.strip() for url in value.split(",") if url.strip()]
+        for url in value if isinstance(value, list) else []:
+            if not isinstance(url, str) or not re.match(r"https?://[^\s/]+", url, re.IGNORECASE):
+                raise ValueError(f"{url!r} is not an http(s) URL; feeds take the addresses of "
+                                 "RSS/Atom feeds or article pages, e.g. https://example.com/rss.xml")
+        return value
+
     @model_validator(mode="after")
     def _check_combinations(self) -> "Settings":
+        if self.sync_interval_minutes and not self.feeds:
+            raise ValueError("sync_interval_minutes is set but feeds is empty: list the feed "
+                             "URLs to follow in feeds, or set sync_interval_minutes = 0")
         if self.chunk_overlap >= self.chunk_tokens:
             raise ValueError("chunk_overlap must be smaller than chunk_tokens")
         if self.generator == "openai-compatible" and not self.base_url:

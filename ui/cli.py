@@ -16,12 +16,17 @@ from rag.cli import echo_report, settings_from
 @click.option("--no-ingest", is_flag=True, help="Do not ingest corpus_dir before serving.")
 @click.pass_context
 def serve_command(ctx: click.Context, host: str | None, port: int | None, no_ingest: bool) -> None:
-    """Serve the chat page (ingests corpus_dir first, so new articles are in)."""
+    """Serve the chat page (ingests corpus_dir first, so new articles are in; with
+    sync_interval_minutes set, re-reads the feeds of the `feeds` setting that often)."""
     settings = settings_from(ctx, ui_host=host, ui_port=port).settings
     if not no_ingest:
         from rag.ingest import ingest
 
         echo_report(ingest(settings.corpus_dir, settings, progress=sys.stderr.isatty()))
+    from rag.ingest import follow_feeds
+
+    follow_feeds(settings, on_report=echo_report,
+                 on_error=lambda message: click.echo(f"error: {message}", err=True))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from ui.app import launch
 

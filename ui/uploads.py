@@ -171,3 +171,34 @@ def add_articles(paths: list[str | Path], settings: Settings,
         else:
             result.other_skipped.append((skipped_path, reason))
     return result
+
+
+def add_url(url: str, settings: Settings) -> UploadResult:
+    """Ingest the article page or RSS/Atom feed at url, as `rag ingest URL` does.
+
+    `added` lists "title — url" of each article read (new or changed), `unchanged` the
+    URL when the server or the content hash says nothing changed, `rejected` each page or
+    feed skipped with its reason (also a private address, unless fetch_allow_private)."""
+    from rag.sources.mixed import SourceError, split_sources
+
+    result = UploadResult()
+    url = url.strip()
+    try:
+        if not split_sources([url]).urls:
+            raise SourceError("give the http(s) address of an article page or a feed")
+    except (SourceError, FileNotFoundError):
+        result.rejected.append((url or "(empty)", "not an http(s) URL; give the address of an "
+                                                  "article page or an RSS/Atom feed"))
+        return result
+    try:
+        report = ingest([url], settings, progress=False, wait_seconds=INGEST_WAIT_SECONDS)
+    except IngestBusyError as err:
+        result.error = f"{err}; nothing was added, try again in a minute"
+        return result
+    result.report = report
+    read = report.web
+    result.added = [f"{a.title} — {a.url}" for a in read.articles] if read else []
+    result.rejected = list(report.skipped)
+    if not result.added and not result.rejected:
+        result.unchanged.append(url)
+    return result

@@ -1,4 +1,5 @@
-"""Ingest a folder of articles into the chunk index: idempotent, incremental, crash-safe.
+"""Ingest articles (folders, files, pages and feeds) into the chunk index: idempotent,
+incremental, crash-safe.
 
 Chunk ids are content hashes, so an ingest only embeds chunks the index lacks, deletes
 chunks of changed articles that no longer exist, and (with prune) deletes articles whose
@@ -12,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from filelock import FileLock, Timeout
 from tqdm import tqdm
@@ -24,7 +26,9 @@ from rag.index.embeddings import embedding_name, get_embeddings
 from rag.index.store import store_errors
 from rag.ingest.chunking import chunk_article
 from rag.records import Article
-from rag.sources.files import load_corpus
+from rag.sources.mixed import Sources, is_web_id, read_local, split_sources
+from rag.sources.state import SourceState, state_path
+from rag.sources.urls import WebRead, read_urls
 from rag.text import tokenize
 
 
@@ -47,12 +51,19 @@ class IngestReport:
     pruned_articles: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    web: WebRead | None = None  # what was read from URLs (feeds, pages), when any
 
     def summary(self) -> str:
-        return (f"{self.files} files, {self.articles} articles, {self.chunks} chunks: "
+        if self.web is None:
+            read, skipped = f"{self.files} files", f"{len(self.skipped)} files skipped"
+        else:
+            read = (f"{self.files} files, {self.web.feeds} feeds, {self.web.pages} pages read "
+                    f"({self.web.not_modified} unchanged)")
+            skipped = f"{len(self.skipped)} skipped"
+        return (f"{read}, {self.articles} articles, {self.chunks} chunks: "
                 f"{self.added} added, {self.unchanged} unchanged, {self.deleted} deleted, "
                 f"{self.updated} metadata updated, {self.embedded} embedded, "
-                f"{len(self.skipped)} files skipped, {self.seconds:.1f} s")
+                f"{skipped}, {self.seconds:.1f} s")
 
 
 def lock_path(settings: Settings) -> Path:
@@ -61,10 +72,15 @@ def lock_path(settings: Settings) -> Path:
     return settings.store_path / f".ingest-{settings.collection}.lock"
 
 
-def ingest(folder: Path, settings: Settings, prune: bool = False, rebuild: bool = False,
-           progress: bool = True, wait_seconds: float = 0) -> IngestReport:
-    """Bring the collection in line with the folder; returns what was done."""
+def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune: bool = False,
+           rebuild: bool = False, progress: bool = True, wait_seconds: float = 0) -> IngestReport:
+    """Bring the collection in line with the sources (folders, article files, http(s) URLs
+    of pages or RSS/Atom feeds); returns what was done, with every source skipped and why.
+
+    With prune, a folder's articles that left it are deleted (articles read from URLs
+    stay), and a feed's articles that left the feed are deleted."""
     started = time.perf_counter()
+    chosen = split_sources(sources)
     lock = FileLock(str(lock_path(settings)))
     try:
         lock.acquire(timeout=wait_seconds)
@@ -72,19 +88,43 @@ def ingest(folder: Path, settings: Settings, prune: bool = False, rebuild: bool 
         raise IngestBusyError(f"another ingest into collection {settings.collection!r} is "
                               f"running (lock {lock.lock_file}); wait for it to finish") from None
     try:
-        corpus = load_corpus(folder)
+        corpus = read_local(chosen)
         report = IngestReport(files=corpus.files, skipped=corpus.skipped)
         embeddings = get_embeddings(settings)
         with store_errors(settings):
             if rebuild:
                 drop_index(settings)
+                SourceState.remove(settings)
             index = open_index(settings, embedding_name(embeddings),
                                getattr(embeddings, "dimension", None), create=True)
-            sync(index, corpus.articles, corpus.seen_ids, settings, report, prune, progress)
+            articles, seen_ids, state = corpus.articles, set(corpus.seen_ids), None
+            if chosen.urls or prune:
+                indexed = {doc_id for doc_id, _ in index.catalog.states().values()}
+            if chosen.urls:
+                state = SourceState.load(state_path(settings))
+                report.web = read_urls(chosen.urls, settings, state, indexed, prune)
+                report.skipped += report.web.skipped
+                taken = {a.doc_id for a in articles}
+                articles = articles + [a for a in report.web.articles if a.doc_id not in taken]
+                seen_ids |= report.web.seen_ids
+            if prune:
+                seen_ids |= _out_of_scope(chosen, indexed, report.web)
+            sync(index, articles, seen_ids, settings, report, prune, progress)
+            if state is not None:
+                state.save()
         report.seconds = time.perf_counter() - started
         return report
     finally:
         lock.release()
+
+
+def _out_of_scope(chosen: Sources, indexed: set[str], web: WebRead | None) -> set[str]:
+    """Indexed articles a prune must keep: those no source read here is responsible for.
+    A folder answers for the articles from files, a feed for the items that left it."""
+    left = web.left_ids if web else set()
+    if chosen.folders:
+        return {doc_id for doc_id in indexed if is_web_id(doc_id) and doc_id not in left}
+    return indexed - left
 
 
 def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], settings: Settings,

@@ -1,0 +1,49 @@
+"""Following feeds: `rag sync` reads every feed and page URL of the `feeds` setting, and
+`rag serve` does it again every `sync_interval_minutes` in a background thread."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from rag.config import Settings
+from rag.errors import NewsdeskError
+from rag.ingest.sync import IngestReport, ingest
+
+SYNC_WAIT_SECONDS = 600.0  # how long a sync waits for another ingest to finish
+
+
+class NoFeedsError(NewsdeskError):
+    """`rag sync` without any feed configured."""
+
+
+def sync_feeds(settings: Settings, prune: bool = False, progress: bool = False,
+               wait_seconds: float = SYNC_WAIT_SECONDS) -> IngestReport:
+    """Read the configured feeds and pages; only new or changed articles are embedded."""
+    if not settings.feeds:
+        raise NoFeedsError("no feeds to sync: list them in newsdesk.toml, e.g. "
+                           'feeds = ["https://example.com/rss.xml"], or set NEWSDESK_FEEDS')
+    return ingest(list(settings.feeds), settings, prune=prune, progress=progress,
+                  wait_seconds=wait_seconds)
+
+
+def follow_feeds(settings: Settings, on_report: Callable[[IngestReport], None],
+                 on_error: Callable[[str], None]) -> threading.Event | None:
+    """Sync the feeds now and then every sync_interval_minutes, in a daemon thread;
+    set the returned event to stop. None when following is off (interval 0)."""
+    if not settings.sync_interval_minutes or not settings.feeds:
+        return None
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                on_report(sync_feeds(settings))
+            except NewsdeskError as err:
+                on_error(f"feed sync failed: {err}")
+            except Exception as err:  # the page keeps serving; the next round tries again
+                on_error(f"feed sync failed: {type(err).__name__}: {err}")
+            stop.wait(settings.sync_interval_minutes * 60)
+
+    threading.Thread(target=run, name="newsdesk-feed-sync", daemon=True).start()
+    return stop
