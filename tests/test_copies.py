@@ -283,3 +283,45 @@ def test_a_catalog_of_the_old_schema_is_rebuilt_without_embedding_again(copies_s
     assert again.embedded == 0 and again.added == first.chunks
     assert _stories(copies_settings)["ap"] == SEED_ID
     assert Retriever(copies_settings).search(QUESTION, top_k=3)
+
+
+# -- crash safety with copies present --------------------------------------------------------
+
+@pytest.mark.slow
+def test_an_ingest_of_copies_killed_mid_way_ends_like_a_clean_one(tmp_path):
+    """SIGKILLed twice mid-ingest, then run again: the same chunks, vectors, shared texts and
+    stories as an uninterrupted ingest."""
+    import os
+    import random
+
+    import tests.test_crash_safety as crash
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(4):  # four distinct articles (the seed's paragraphs dealt out), each copied
+        own = PARAGRAPHS[i::4]
+        (corpus / f"part{i}.md").write_text(_article_file(f"Part {i}", "2022-01-21", "Reuters", own),
+                                            encoding="utf-8")
+        (corpus / f"part{i}_copy.md").write_text(_article_file(
+            f"Part {i} (AP)", "2022-01-22", "AP", own[:-1] + ["Editor's note: republished."]),
+            encoding="utf-8")
+    small = {"corpus_dir": corpus, "embedding_batch_size": crash.BATCH, "chunk_tokens": 48,
+             "chunk_overlap": 8}
+    clean = make_settings(tmp_path / "clean", **small)
+    report = ingest(corpus, clean, progress=False)
+    assert report.copies == 4 and report.shared > 0 and report.embedded > 6 * crash.BATCH
+    settings = make_settings(tmp_path / "killed", **small)
+    seed = int(os.environ.get("CRASH_SEED") or random.SystemRandom().randrange(10**9))
+    print(f"\ncrash-safety seed: CRASH_SEED={seed}")
+    landed = crash._kill_repeatedly(settings, tmp_path, random.Random(seed), kills=2)
+    print("SIGKILL landed:", landed)
+    final = ingest(corpus, settings, progress=False)
+    assert (final.copies, final.stories) == (4, 4)
+    got, want = crash._contents(settings), crash._contents(clean)
+    assert set(got) == set(want)
+    assert all(np.allclose(got[c][2], want[c][2], atol=1e-5) for c in want)
+    rows = {r.chunk_id: (r.text_key, r.story_id)
+            for page in _index(settings).catalog.iter_rows() for r in page}
+    clean_rows = {r.chunk_id: (r.text_key, r.story_id)
+                  for page in _index(clean).catalog.iter_rows() for r in page}
+    assert rows == clean_rows
