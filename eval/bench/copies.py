@@ -10,9 +10,11 @@
 3. distinct stories in the top 5 for each story's question, with and without the
    `collapse_copies` step.
 
-`--quick` runs the detection only. Seed and RGB retrieval with and without the step:
-`rag eval --dataset seed` / `--dataset rgb-answerable` with NEWSDESK_POST_RETRIEVAL=""
-against the default.
+`--quick` runs the detection only, `--seed N` builds the set with another seed (the
+threshold held at 0.75 for seeds 11, 12 and 13). Until eval/bench/ is a package, run it
+as `python eval/bench/copies.py` (PYTHONPATH set to the repo). Seed and RGB retrieval
+with and without the step: `rag eval --dataset seed` / `--dataset rgb-answerable` with
+NEWSDESK_POST_RETRIEVAL="" against the default.
 """
 
 from __future__ import annotations
