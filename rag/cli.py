@@ -113,6 +113,9 @@ def _print_answer(answer) -> None:
     for c in answer.citations:
         meta = ", ".join(v for v in (c.date, c.source) if v)
         click.echo(f"  [{c.n}] {c.title} ({meta}): “{c.quote}”")
+        if c.copies:
+            outlets = dict.fromkeys(m["source"] or m["title"] for m in c.copies)
+            click.echo("      also in: " + ", ".join(outlets))
 
 
 _filter_options = [

@@ -82,6 +82,16 @@ class Settings(BaseModel):
 
     chunk_tokens: int = Field(160, ge=32, le=1000, description="Target chunk size in tokens.")
     chunk_overlap: int = Field(40, ge=0, le=500, description="Tokens shared by neighbouring chunks.")
+    copy_threshold: float = Field(
+        0.75, gt=0.0, le=1.0,
+        description="Two articles are copies of one story (syndicated) when this share of the "
+                    "smaller one's word shingles is in the other (MinHash estimate; measured by "
+                    "`python -m eval.bench.copies`, see README).")
+    copy_shingle_words: int = Field(
+        5, ge=1, le=20, description="Words per shingle when comparing articles for copies.")
+    share_identical_chunks: bool = Field(
+        True, description="Embed a chunk text once: chunks whose texts match (whitespace and "
+                          "quote marks aside) reuse the vector already stored.")
     top_k: int = Field(5, ge=0, le=50, description="Passages given to the generator.")
     candidates: int = Field(30, ge=1, le=500, description="Dense and BM25 candidates before fusion.")
     bm25_weight: float = Field(
@@ -89,9 +99,10 @@ class Settings(BaseModel):
         description="Weight of the BM25 ranking against the dense one in rank fusion "
                     "(0.5 measured best overall on seed + RGB; see README).")
     post_retrieval: list[str] = Field(
-        default_factory=list,
+        default_factory=lambda: ["collapse_copies"],
         description="Steps applied, in order, to the fused passages before the generator "
-                    "sees them (names from rag.search.steps.STEPS, e.g. per_article_limit).")
+                    "sees them (names from rag.search.steps.STEPS, e.g. per_article_limit; "
+                    "collapse_copies keeps one passage per syndicated story).")
     max_passages_per_article: int = Field(
         2, ge=1, le=50, description="per_article_limit step: passages kept from one article.")
     min_relevance: float = Field(

@@ -70,6 +70,8 @@ class Passage:
     dense_similarity: float = 0.0
     bm25_score: float = 0.0
     n: int = 0
+    story_id: str = ""   # the copy group (syndicated story) the article belongs to
+    copies: list[dict] = field(default_factory=list)  # other articles carrying this text
 
 
 @dataclass
@@ -86,6 +88,7 @@ class Citation:
     start: int
     end: int
     chunk_id: str = ""
+    copies: list[dict] = field(default_factory=list)  # {doc_id,title,source,date,url} each
 
 
 def date_int(value: str) -> int:

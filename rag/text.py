@@ -96,3 +96,30 @@ def support(claim: str, evidence: str) -> float:
     if not claim_terms:
         return 0.0
     return len(claim_terms & content_terms(evidence)) / len(claim_terms)
+
+
+_PHRASES = [(re.compile(r"\bper\s+cent\b"), "percent"),
+            (re.compile(r"(?<=\d),(?=\d{3}\b)"), ""),        # 5,000 -> 5000
+            (re.compile(r"(?<=[a-z])[-\u2010\u2011](?=[a-z])"), "")]  # cease-fire -> ceasefire
+_SPELLING = [(re.compile(r"^(\w{3,})is(e|ed|es|ing|ation|ations|er|ers)$"), r"\1iz\2"),
+             (re.compile(r"^(\w{2,})our(s|ed|ing|ite|ites)?$"), r"\1or\2"),
+             (re.compile(r"^(\w{3,})tre(s)?$"), r"\1ter\2"),
+             (re.compile(r"^(\w{3,})ll(ed|ing|er|ers)$"), r"\1l\2")]
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def comparable_words(text: str) -> list[str]:
+    """Lower-cased words with accents, apostrophes, hyphens inside words, thousands
+    separators and British spellings normalised away: what two outlets' copies of one
+    text have in common ("cease-fire"/"ceasefire", "organise"/"organize")."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"['\u2019\u2018`]", "", text)
+    for pattern, replacement in _PHRASES:
+        text = pattern.sub(replacement, text)
+    found = []
+    for word in _WORD.findall(text):
+        for pattern, replacement in _SPELLING:
+            word = pattern.sub(replacement, word)
+        found.append(word)
+    return found

@@ -45,7 +45,8 @@ def make_citation(passage: Passage, span: Span) -> Citation:
         raise ValueError(f"quote is not at its offsets in passage {passage.n}")
     return Citation(n=passage.n, doc_id=passage.doc_id, title=passage.title, date=passage.date,
                     source=passage.source, url=passage.url, quote=span.text,
-                    start=span.start, end=span.end, chunk_id=passage.chunk_id)
+                    start=span.start, end=span.end, chunk_id=passage.chunk_id,
+                    copies=list(passage.copies))
 
 
 def check_citations(answer: str, passages: list[Passage]) -> tuple[str, list[Citation], CitationCheck]:

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from rag.records import Filters, date_int
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
@@ -37,9 +37,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     url TEXT NOT NULL,
     byline TEXT NOT NULL,
     path TEXT NOT NULL,
-    meta_hash TEXT NOT NULL
+    meta_hash TEXT NOT NULL,
+    text_key TEXT NOT NULL DEFAULT '',
+    story_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_text_key ON chunks(text_key);
+CREATE INDEX IF NOT EXISTS chunks_story ON chunks(story_id);
 CREATE INDEX IF NOT EXISTS chunks_date ON chunks(date_int);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(words, tokenize = 'unicode61 remove_diacritics 0');
@@ -66,6 +70,8 @@ class ChunkRow:
     byline: str
     path: str
     meta_hash: str
+    text_key: str = ""   # hash of the normalised text: identical texts share one vector
+    story_id: str = ""   # doc id of the original of the article's copy group
 
 
 COLUMNS = tuple(f.name for f in fields(ChunkRow))
@@ -97,6 +103,28 @@ def match_expression(words: Iterable[str]) -> str | None:
     return " OR ".join(quoted) or None
 
 
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Empty a catalog of an older schema (its revision goes on), so that the next ingest
+    rebuilds its rows from the articles and the vectors Chroma already holds."""
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if row is None or row[0] == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is not None and row[0] != SCHEMA_VERSION:  # not done by another process meanwhile
+            conn.execute("DROP TABLE IF EXISTS terms")
+            conn.execute("DROP TABLE IF EXISTS chunks")
+            conn.execute("DELETE FROM meta WHERE key = 'schema'")
+            conn.execute("INSERT INTO meta VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE "
+                         "SET value = CAST(value AS INTEGER) + 1")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 class Catalog:
     """The SQLite catalog of one collection; one connection per thread."""
 
@@ -111,6 +139,7 @@ class Catalog:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            _upgrade(conn)
             conn.executescript(_SCHEMA)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             self._local.conn = conn
@@ -179,6 +208,66 @@ class Catalog:
         return {"chunks": chunks, "articles": articles, "sources": sources,
                 "date_from": first, "date_to": last}
 
+    def chunks_with_keys(self, keys: list[str]) -> dict[str, str]:
+        """text key -> the id of one stored chunk with that text (for reusing its vector)."""
+        found: dict[str, str] = {}
+        conn = self._connection()
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            for key, chunk_id in conn.execute(
+                    f"SELECT text_key, min(chunk_id) FROM chunks WHERE text_key IN "
+                    f"({','.join('?' * len(part))}) GROUP BY text_key", part):
+                found[key] = chunk_id
+        return found
+
+    def story_ids(self) -> dict[str, str]:
+        """doc id -> story id of every stored article."""
+        return dict(self._connection().execute("SELECT DISTINCT doc_id, story_id FROM chunks"))
+
+    def article_spans(self, skip: set[str] = frozenset()) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
+        """(doc id, date, [(start, text) of each chunk]) of every stored article not in
+        `skip`, one article at a time (for grouping copies without the files at hand)."""
+        rows = self._connection().execute(
+            "SELECT doc_id, date, start_char, text FROM chunks ORDER BY doc_id, chunk_index")
+        current, date, spans = None, "", []
+        for doc_id, day, start, text in rows:
+            if doc_id != current:
+                if current is not None and current not in skip:
+                    yield current, date, spans
+                current, date, spans = doc_id, day, []
+            spans.append((start, text))
+        if current is not None and current not in skip:
+            yield current, date, spans
+
+    def story_articles(self, story_ids: list[str]) -> dict[str, list[dict]]:
+        """story id -> its articles ({doc_id, title, source, date, url}; original first,
+        then by date)."""
+        found: dict[str, list[dict]] = {}
+        if not story_ids:
+            return found
+        ids = sorted(set(story_ids))
+        rows = self._connection().execute(
+            "SELECT story_id, doc_id, title, source, date, url FROM chunks WHERE story_id IN "
+            f"({','.join('?' * len(ids))}) GROUP BY doc_id "
+            "ORDER BY story_id, doc_id != story_id, date = '', date, doc_id", ids)
+        for story, doc_id, title, source, day, url in rows:
+            found.setdefault(story, []).append({"doc_id": doc_id, "title": title,
+                                                "source": source or None, "date": day or None,
+                                                "url": url or None})
+        return found
+
+    def article_texts(self, doc_ids: list[str]) -> dict[str, list[str]]:
+        """doc id -> the texts of its chunks, in order."""
+        found: dict[str, list[str]] = {}
+        ids = sorted(set(doc_ids))
+        if not ids:
+            return found
+        for doc_id, text in self._connection().execute(
+                f"SELECT doc_id, text FROM chunks WHERE doc_id IN ({','.join('?' * len(ids))}) "
+                "ORDER BY doc_id, chunk_index", ids):
+            found.setdefault(doc_id, []).append(text)
+        return found
+
     def iter_rows(self, batch: int = 5000) -> Iterator[list[ChunkRow]]:
         """Every row, in pages of `batch`, in storage order."""
         last = 0
@@ -221,10 +310,15 @@ class Catalog:
     def update_metadata(self, rows: list[ChunkRow]) -> None:
         """New article metadata for existing chunks (text unchanged)."""
         names = [c for c in COLUMNS if c not in ("chunk_id", "doc_id", "text", "start_char",
-                                                 "end_char", "chunk_index")]
+                                                 "end_char", "chunk_index", "text_key")]
         assignments = ", ".join(f"{n} = ?" for n in names)
         self._write([(f"UPDATE chunks SET {assignments} WHERE chunk_id = ?",
                       [tuple(getattr(r, n) for n in names) + (r.chunk_id,) for r in rows])])
+
+    def set_story_ids(self, stories: dict[str, str]) -> None:
+        """doc id -> story id for stored articles (one transaction)."""
+        self._write([("UPDATE chunks SET story_id = ? WHERE doc_id = ?",
+                      [(story, doc_id) for doc_id, story in stories.items()])])
 
     def delete(self, chunk_ids: list[str]) -> None:
         """Remove chunks (one transaction)."""

@@ -10,12 +10,18 @@ Write order makes a kill harmless: vectors are written before catalog rows (a ro
 names a missing vector), catalog rows are deleted before vectors (a deleted chunk is
 never returned: dense hits are looked up in the catalog). An ingest that finds the two
 counts apart reconciles them from Chroma's ids.
+
+Chunks whose texts are the same once whitespace and quote marks are normalised share a
+`text_key`: ingest embeds such a text once and stores the same vector under each chunk's
+id. Each row also names its story (`story_id`, the copy group of its article), which
+lives only in the catalog: groups change as articles come and go, vectors do not.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -35,7 +41,10 @@ REVISION_CHECK_SECONDS = 1.0  # how often a reader looks for another process's i
 DENSE_OVERFETCH_SHARE = 0.3   # filters letting at least this share through: over-fetch
 MAX_ALLOWED_IDS = 50_000      # narrower filters hand Chroma the allowed ids; wider use `where`
 _revisions_written: dict[str, int] = {}  # catalog path -> last revision this process wrote
-_CHROMA_META = [c for c in COLUMNS if c not in ("chunk_id", "text")]
+_CHROMA_META = [c for c in COLUMNS if c not in ("chunk_id", "text", "text_key", "story_id")]
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"',
+                         "\u00bb": '"', "\u2033": '"'})
 
 
 def catalog_path(settings: Settings) -> Path:
@@ -50,6 +59,13 @@ def meta_hash(article: Article) -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
+def text_key(text: str) -> str:
+    """The hash of a chunk's text with whitespace runs and quote marks normalised: chunks
+    with the same key are embedded once."""
+    plain = re.sub(r"\s+", " ", text.translate(_QUOTES)).strip()
+    return hashlib.sha256(plain.encode("utf-8")).hexdigest()[:32]
+
+
 def chunk_row(article: Article, chunk: Chunk, article_hash: str | None = None) -> ChunkRow:
     """The stored record of one chunk of an article."""
     return ChunkRow(chunk_id=chunk.chunk_id, doc_id=article.doc_id, chunk_index=chunk.index,
@@ -58,14 +74,16 @@ def chunk_row(article: Article, chunk: Chunk, article_hash: str | None = None) -
                     date_int=int(article.date.replace("-", "")) if article.date else 0,
                     source=article.source or "", url=article.url or "",
                     byline=article.byline or "", path=article.path,
-                    meta_hash=article_hash or meta_hash(article))
+                    meta_hash=article_hash or meta_hash(article), text_key=text_key(chunk.text),
+                    story_id=article.doc_id)
 
 
 def to_passage(row: ChunkRow) -> Passage:
     """A stored row as a passage (scores zero)."""
     return Passage(chunk_id=row.chunk_id, doc_id=row.doc_id, text=row.text, start=row.start_char,
                    end=row.end_char, title=row.title, date=row.date or None,
-                   source=row.source or None, url=row.url or None)
+                   source=row.source or None, url=row.url or None,
+                   story_id=row.story_id or row.doc_id)
 
 
 def _chroma_where(filters: Filters) -> dict[str, Any] | None:
@@ -204,6 +222,39 @@ class ChunkIndex:
             if len(page["ids"]) < PAGE:
                 return found
             offset += PAGE
+
+    def vectors(self, chunk_ids: list[str]) -> dict[str, list[float]]:
+        """The stored vectors of these chunks (absent ones are left out)."""
+        found: dict[str, list[float]] = {}
+        for part in _batches(list(dict.fromkeys(chunk_ids)), PAGE):
+            got = self.store.collection.get(ids=part, include=["embeddings"])
+            for chunk_id, vector in zip(got["ids"], got["embeddings"]):
+                found[chunk_id] = list(vector)
+        return found
+
+    def vectors_for_texts(self, keys: list[str]) -> dict[str, list[float]]:
+        """text key -> the vector already stored for a chunk with that text."""
+        holders = self.catalog.chunks_with_keys(list(dict.fromkeys(keys)))
+        stored = self.vectors(list(holders.values()))
+        return {key: stored[cid] for key, cid in holders.items() if cid in stored}
+
+    def story_ids(self) -> dict[str, str]:
+        """doc id -> story id of every stored article."""
+        return self.catalog.story_ids()
+
+    def set_story_ids(self, stories: dict[str, str]) -> None:
+        """Move stored articles to other stories (catalog only: vectors do not change)."""
+        if stories:
+            self.catalog.set_story_ids(stories)
+            self._wrote()
+
+    def story_articles(self, story_ids: list[str]) -> dict[str, list[dict]]:
+        """story id -> its articles' {doc_id, title, source, date, url}, original first."""
+        return self.catalog.story_articles(story_ids)
+
+    def article_texts(self, doc_ids: list[str]) -> dict[str, list[str]]:
+        """doc id -> its chunks' texts, in order."""
+        return self.catalog.article_texts(doc_ids)
 
     def vector_count(self) -> int:
         return self.store.count()

@@ -6,12 +6,18 @@ chunks of changed articles that no longer exist, and (with prune) deletes articl
 files left the folder. New chunks are written before stale ones are removed, so an
 interrupted ingest leaves extra chunks at worst, and the next run removes them. Vectors
 are computed in the embedding model's batches and written in large ones.
+
+Syndicated copies (`rag.ingest.copies`) are grouped into stories over the whole
+collection on every ingest, so adds, edits, deletes and prunes keep the groups right
+(deleting an original promotes its earliest copy; a copy edited apart leaves its story).
+A chunk text already embedded (here or in an earlier ingest) is not embedded again: its
+stored vector is reused.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +31,7 @@ from rag.index.chunks import WRITE_BATCH, ChunkIndex, chunk_row, drop_index, met
 from rag.index.embeddings import embedding_name, get_embeddings
 from rag.index.store import store_errors
 from rag.ingest.chunking import chunk_article
+from rag.ingest.copies import count_copies, fingerprint, group, text_from_chunks
 from rag.records import Article
 from rag.sources.mixed import Sources, is_web_id, read_local, split_sources
 from rag.sources.state import SourceState, state_path
@@ -48,6 +55,9 @@ class IngestReport:
     deleted: int = 0
     unchanged: int = 0
     embedded: int = 0
+    shared: int = 0          # chunks stored with a vector reused from an identical text
+    copies: int = 0          # articles that are copies of another (whole collection)
+    stories: int = 0         # stories that have copies (whole collection)
     pruned_articles: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -63,6 +73,7 @@ class IngestReport:
         return (f"{read}, {self.articles} articles, {self.chunks} chunks: "
                 f"{self.added} added, {self.unchanged} unchanged, {self.deleted} deleted, "
                 f"{self.updated} metadata updated, {self.embedded} embedded, "
+                f"{self.shared} shared; {self.copies} copies of {self.stories} stories; "
                 f"{skipped}, {self.seconds:.1f} s")
 
 
@@ -130,7 +141,7 @@ def _out_of_scope(chosen: Sources, indexed: set[str], web: WebRead | None) -> se
 def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], settings: Settings,
          report: IngestReport, prune: bool = False, progress: bool = False) -> None:
     """Make the index hold exactly the chunks of `articles`, plus (without prune) the
-    chunks of articles not among `seen_ids`."""
+    chunks of articles not among `seen_ids`, each chunk in its article's story."""
     wanted: dict[str, ChunkRow] = {}
     for article in articles:
         article_hash = meta_hash(article)
@@ -145,6 +156,12 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     stale = [cid for cid, (doc_id, _) in catalogued.items() if cid not in wanted and (
         doc_id in ingested_docs or (prune and doc_id not in seen_ids))]
     report.pruned_articles = len({catalogued[c][0] for c in stale} - ingested_docs)
+    gone = {catalogued[c][0] for c in stale} - ingested_docs
+
+    stories = _stories(index, wanted, ingested_docs | gone, settings)
+    wanted = {cid: replace(row, story_id=stories[row.doc_id]) for cid, row in wanted.items()}
+    report.copies, report.stories = count_copies(stories)
+
     orphans = [cid for cid in vectors - set(catalogued) if cid not in wanted]
     to_embed = [cid for cid in wanted if cid not in vectors]
     to_catalog = [cid for cid in wanted if cid in vectors and cid not in catalogued]
@@ -163,21 +180,56 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     if stale or orphans:
         index.delete(stale, vectors_too=orphans)
         report.deleted += len(stale)
+    stored = index.story_ids()
+    index.set_story_ids({doc_id: story for doc_id, story in stories.items()
+                         if doc_id in stored and stored[doc_id] != story})
+
+
+def _stories(index: ChunkIndex, wanted: dict[str, ChunkRow], skip: set[str],
+             settings: Settings) -> dict[str, str]:
+    """doc id -> story id for every article the collection will hold: those being
+    ingested (from their chunks) and the stored ones that stay (from the catalog)."""
+    spans: dict[str, list[tuple[int, str]]] = {}
+    dates: dict[str, str] = {}
+    for row in wanted.values():
+        spans.setdefault(row.doc_id, []).append((row.start_char, row.text))
+        dates[row.doc_id] = row.date
+    prints = [fingerprint(doc_id, dates[doc_id], text_from_chunks(parts), settings.copy_shingle_words)
+              for doc_id, parts in spans.items()]
+    for doc_id, date, parts in index.catalog.article_spans(skip=skip | set(spans)):
+        prints.append(fingerprint(doc_id, date, text_from_chunks(parts), settings.copy_shingle_words))
+    return group(prints, settings.copy_threshold)
 
 
 def _embed_and_add(index: ChunkIndex, rows: list[ChunkRow], settings: Settings,
                    report: IngestReport, progress: bool) -> None:
-    """Embed in the model's batch size, write in the store's: few, large writes."""
+    """Embed in the model's batch size, write in the store's: few, large writes. A text
+    already stored, or met earlier in this batch, is not embedded again."""
     embeddings = get_embeddings(settings)
     step = settings.embedding_batch_size
     with tqdm(total=len(rows), desc="embedding", unit="chunk", disable=not progress or not rows,
               leave=False) as bar:
         for start in range(0, len(rows), WRITE_BATCH):
             part = rows[start:start + WRITE_BATCH]
-            vectors: list[list[float]] = []
-            for i in range(0, len(part), step):
-                vectors += embeddings.embed_documents([r.text for r in part[i:i + step]])
-                bar.update(min(step, len(part) - i))
+            known = index.vectors_for_texts([r.text_key for r in part]) \
+                if settings.share_identical_chunks else {}
+            new: dict[str, str] = {}  # text key -> text, to embed
+            for row in part:
+                if row.text_key not in known:
+                    new.setdefault(row.text_key if settings.share_identical_chunks
+                                   else row.chunk_id, row.text)
+            keys, texts = list(new), list(new.values())
+            computed: dict[str, list[float]] = {}
+            for i in range(0, len(texts), step):
+                got = embeddings.embed_documents(texts[i:i + step])
+                computed.update(zip(keys[i:i + step], got))
+                bar.update(len(got))
+            if settings.share_identical_chunks:
+                vectors = [known.get(r.text_key) or computed[r.text_key] for r in part]
+            else:
+                vectors = [computed[r.chunk_id] for r in part]
+            bar.update(len(part) - len(texts))
             index.add(part, vectors, tokenize([r.text for r in part]))
             report.added += len(part)
-            report.embedded += len(part)
+            report.embedded += len(texts)
+            report.shared += len(part) - len(texts)

@@ -14,6 +14,7 @@ from rag.index.chunks import ChunkIndex, open_index
 from rag.index.embeddings import embedding_name, get_embeddings
 from rag.index.store import EmptyIndexError, StoreError, store_address, store_errors
 from rag.records import Filters, Passage
+from rag.search.copies import attach_copies
 from rag.search.steps import Query, make_steps
 from rag.text import tokenize
 
@@ -79,6 +80,8 @@ class Retriever:
             dense = self.dense(question, pool, filters)
             lexical = self.lexical(question, pool, filters)
         passages = fuse([dense, lexical], pool, [1.0, self.settings.bm25_weight])
+        with store_errors(self.settings):
+            attach_copies(passages, self.index)
         query = query or Query(question=question, filters=filters, top_k=top_k)
         ran = []
         for name, step in self.steps:

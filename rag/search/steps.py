@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from rag.config import ConfigError, Settings
 from rag.records import Filters, Passage
+from rag.search.copies import collapse_copies
 
 
 @dataclass
@@ -44,6 +45,7 @@ def per_article_limit(passages: list[Passage], query: Query, settings: Settings)
 
 STEPS: dict[str, Step] = {
     "per_article_limit": per_article_limit,
+    "collapse_copies": collapse_copies,
 }
 
 

@@ -1,0 +1,226 @@
+"""A labelled syndication set built from real text: wire copies and near misses.
+
+Every RGB record (../shared/datasets/rgb, read at run time, never copied into the repo)
+becomes one original article: its `positive` snippets and half of its `negative` ones as
+paragraphs, with a dateline. The seed article is one more original. Then, with a fixed
+random seed:
+
+- copies (same story): most stories are republished by 1-3 other outlets with the edits
+  wire copy really gets: a new headline and dateline (always), the last paragraphs or a
+  middle one dropped, two paragraphs swapped, house spellings and quote marks
+  ("cease-fire"/"ceasefire", "per cent"/"percent", "organise"/"organize"), an editor's
+  note or credit line added, or one figure updated (a fact that differs: still the same
+  story, but its chunk is not shared);
+- near misses (other stories that must stay apart): for some stories, an article on the
+  same topic with other facts: RGB's `positive_wrong` snippets (the answer replaced by a
+  counterfactual one), the negatives the original did not use, and one paragraph of
+  background taken over from the original.
+
+`build(folder)` writes the articles as .md files with front matter and returns the
+labels (file stem -> story, role, edits, query); `python -m eval.syndication FOLDER`
+does the same from the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from eval.rgb import load_instances
+
+SEED = 11
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SEED_ARTICLE = next((REPO_ROOT / "corpus").glob("000_*.md"), None)
+OUTLETS = [("AP", "(AP) —"), ("Reuters", "(Reuters) -"), ("AFP", "(AFP) -"),
+           ("The Guardian", "—"), ("BBC News", "-"), ("Bloomberg", "(Bloomberg) --"),
+           ("NPR", "—"), ("Al Jazeera", "-"), ("CNN", "(CNN) —"), ("The Independent", "—")]
+CITIES = ["WASHINGTON", "LONDON", "NEW YORK", "PARIS", "GENEVA", "BERLIN", "TOKYO", "SYDNEY"]
+# (American, British/house) spellings; a copy switches some of them one way or the other
+SPELLINGS = [("ceasefire", "cease-fire"), ("percent", "per cent"), ("organization", "organisation"),
+             ("organized", "organised"), ("center", "centre"), ("favor", "favour"),
+             ("defense", "defence"), ("program", "programme"), ("traveled", "travelled"),
+             ("color", "colour"), ("realize", "realise"), ("email", "e-mail"),
+             ("online", "on-line"), ("Covid-19", "COVID-19"), ("U.S.", "US"), ("Dr.", "Dr")]
+NOTES = ["Editor's note: This story has been updated with additional details.",
+         "This article was amended to correct the spelling of a name.",
+         "Additional reporting by staff writers; editing by the news desk.",
+         "Copyright 2023 The Associated Press. All rights reserved. This material may not be "
+         "published, broadcast, rewritten or redistributed.",
+         "Sign up for our morning newsletter to get the day's top stories in your inbox.",
+         "(This story has been refiled to fix a typo in the second paragraph.)"]
+HEADLINES = ["{q}", "What we know: {q}", "{q} — latest", "Explainer: {q}", "{q}, reports say",
+             "UPDATE 1-{q}", "{q}: the key facts", "Live updates: {q}"]
+_DATELINE = re.compile(r"^[A-Z][A-Z ]+(?:, \w+ \d+)? (?:\([^)]*\) )?[-—–]+ ")
+EDITS = ["drop_tail", "drop_middle", "swap", "spelling", "note", "update_figure"]
+
+
+@dataclass
+class Item:
+    """One article of the set and its label."""
+
+    name: str
+    story: str
+    role: str                     # original | copy | near-miss
+    title: str
+    date: str
+    source: str
+    paragraphs: list[str]
+    query: str = ""
+    edits: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        front = {"title": self.title, "date": self.date, "source": self.source}
+        head = "\n".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in front.items())
+        return f"---\n{head}\n---\n" + "\n\n".join(self.paragraphs) + "\n"
+
+
+def _clean(snippet: str) -> str:
+    return " ".join(snippet.replace("\xa0", " ").split())
+
+
+def _dateline(paragraphs: list[str], city: str, mark: str) -> list[str]:
+    return [f"{city} {mark} {paragraphs[0]}", *paragraphs[1:]]
+
+
+def _respell(text: str, rng: random.Random) -> str:
+    for american, british in rng.sample(SPELLINGS, 8):
+        source, target = (american, british) if rng.random() < 0.5 else (british, american)
+        text = re.sub(rf"(?<![\w-]){re.escape(source)}(?![\w-])", target, text)
+    if rng.random() < 0.5:
+        text = text.replace("“", '"').replace("”", '"').replace("’", "'")
+    else:
+        text = re.sub(r'"([^"]*)"', r"“\1”", text)
+    return text
+
+
+def _update_figure(paragraphs: list[str], rng: random.Random) -> list[str] | None:
+    """One number in one paragraph changed (an outlet that updated a figure)."""
+    spots = [(i, m) for i, p in enumerate(paragraphs) for m in re.finditer(r"\b\d{1,3}\b", p)]
+    if not spots:
+        return None
+    i, match = rng.choice(spots)
+    new = str(int(match.group()) + rng.randint(1, 9))
+    changed = list(paragraphs)
+    changed[i] = paragraphs[i][:match.start()] + new + paragraphs[i][match.end():]
+    return changed
+
+
+def _copy(original: Item, number: int, rng: random.Random, taken: set[str]) -> Item:
+    source, mark = rng.choice([o for o in OUTLETS if o[0] not in taken])
+    taken.add(source)
+    body = list(original.paragraphs)
+    for i, paragraph in enumerate(body[:3]):  # the original's dateline goes
+        body[i] = _DATELINE.sub("", paragraph)
+    edits = rng.sample(EDITS, rng.randint(1, 3))
+    applied = ["headline", "dateline"]
+    for edit in edits:
+        if edit == "drop_tail" and len(body) > 4:
+            body = body[:-rng.randint(1, 2)]
+        elif edit == "drop_middle" and len(body) > 4:
+            del body[rng.randrange(1, len(body) - 1)]
+        elif edit == "swap" and len(body) > 3:
+            i = rng.randrange(1, len(body) - 1)
+            body[i], body[i + 1] = body[i + 1], body[i]
+        elif edit == "spelling":
+            body = [_respell(p, rng) for p in body]
+        elif edit == "note":
+            note = rng.choice(NOTES)
+            body = [note, *body] if rng.random() < 0.3 else [*body, note]
+        elif edit == "update_figure":
+            changed = _update_figure(body, rng)
+            if changed is None:
+                continue
+            body = changed
+        else:
+            continue
+        applied.append(edit)
+    city = rng.choice(CITIES)
+    start = 1 if body[0] in NOTES else 0
+    body[start:] = _dateline(body[start:], city, mark)
+    trimmed = "drop_tail" in applied or "drop_middle" in applied
+    day = date.fromisoformat(original.date) + timedelta(days=rng.randint(0 if trimmed else 1, 3))
+    title = rng.choice(HEADLINES).format(q=original.query or original.title)
+    return Item(name=f"{original.name}_copy{number}", story=original.story, role="copy",
+                title=title, date=day.isoformat(), source=source, paragraphs=body,
+                query=original.query, edits=applied)
+
+
+def _seed_item() -> Item | None:
+    if SEED_ARTICLE is None:
+        return None
+    text = SEED_ARTICLE.read_text(encoding="utf-8")
+    front, body = text.split("---", 2)[1:]
+    meta = dict(line.split(": ", 1) for line in front.strip().splitlines() if ": " in line)
+    paragraphs = [p.strip() for p in body.strip().split("\n\n") if p.strip()]
+    return Item(name="seed", story="seed", role="original", title=meta.get("title", "seed"),
+                date=meta.get("date", "2022-01-21"), source=meta.get("source", "Reuters"),
+                paragraphs=paragraphs, query="Blinken and Lavrov talks in Geneva")
+
+
+def generate(rgb_dir: Path | None = None, seed: int = SEED, copy_share: float = 0.6,
+             near_miss_share: float = 0.5) -> list[Item]:
+    """The labelled articles (deterministic for a seed)."""
+    rng = random.Random(seed)
+    items: list[Item] = []
+    originals: list[Item] = []
+    for record in load_instances(rgb_dir):
+        positives = list(dict.fromkeys(_clean(s) for s in record["positive"]))
+        negatives = list(dict.fromkeys(_clean(s) for s in record["negative"]))
+        rng.shuffle(negatives)
+        half = (len(negatives) + 1) // 2
+        paragraphs = positives + negatives[:half]
+        rng.shuffle(paragraphs)
+        city = rng.choice(CITIES)
+        source, mark = rng.choice(OUTLETS)
+        day = date(2023, 1, 1) + timedelta(days=int(record["id"]) * 2)
+        original = Item(name=f"rgb{record['id']:03d}", story=f"rgb{record['id']:03d}",
+                        role="original", title=record["query"], date=day.isoformat(),
+                        source=source, paragraphs=_dateline(paragraphs, city, mark),
+                        query=record["query"])
+        originals.append(original)
+        wrong = [_clean(s) for s in record.get("positive_wrong") or []]
+        if rng.random() < near_miss_share and (wrong or negatives[half:]):
+            other = wrong + negatives[half:] + [rng.choice(paragraphs)]
+            rng.shuffle(other)
+            items.append(Item(name=f"rgb{record['id']:03d}_other", story=f"rgb{record['id']:03d}_other",
+                              role="near-miss", title=f"{record['query']}: another view",
+                              date=(day + timedelta(days=rng.randint(0, 5))).isoformat(),
+                              source=rng.choice(OUTLETS)[0],
+                              paragraphs=_dateline(other, rng.choice(CITIES), "-"),
+                              query=record["query"], edits=["same topic, other facts"]))
+    seed_item = _seed_item()
+    if seed_item is not None:
+        originals.append(seed_item)
+    for original in originals:
+        items.append(original)
+        if original.story == "seed" or rng.random() < copy_share:
+            taken = {original.source}
+            for number in range(1, rng.randint(1, 3) + 1):
+                items.append(_copy(original, number, rng, taken))
+    return sorted(items, key=lambda item: item.name)
+
+
+def build(folder: Path, rgb_dir: Path | None = None, seed: int = SEED) -> dict[str, dict]:
+    """Write the set into `folder` (one .md per article) and labels.json beside it;
+    returns the labels (file stem -> story, role, edits, query, ...)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = {}
+    for item in generate(rgb_dir, seed):
+        (folder / f"{item.name}.md").write_text(item.text(), encoding="utf-8")
+        labels[item.name] = {k: v for k, v in asdict(item).items() if k != "paragraphs"}
+    (folder.parent / f"{folder.name}.labels.json").write_text(
+        json.dumps(labels, indent=1, ensure_ascii=False), encoding="utf-8")
+    return labels
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else ".newsdesk/eval/syndication")
+    built = build(target)
+    roles = [v["role"] for v in built.values()]
+    print(f"{len(built)} articles in {target}: " +
+          ", ".join(f"{roles.count(r)} {r}" for r in ("original", "copy", "near-miss")))
