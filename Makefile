@@ -39,6 +39,7 @@ test: install-test
 
 eval-gate: install
 	$(VENV)/bin/rag eval --gate
+	$(VENV)/bin/rag eval --dataset dated --gate
 
 bench: install-test
 	$(PY) -m eval.bench
