@@ -96,8 +96,9 @@ def test_as_of_alone_is_reported_without_dates():
 
 
 def test_a_malformed_as_of_date_is_refused_with_the_format():
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        interpret_time("What happened?", "June 3")
+    for bad in ("June 3", "2024-02-30"):
+        with pytest.raises(ValueError, match="as_of .* YYYY-MM-DD"):
+            interpret_time("What happened?", bad)
 
 
 def test_a_named_day_restricts_retrieval_with_two_days_for_later_reports():
@@ -189,3 +190,15 @@ def test_spoken_dates_read_naturally():
 def test_a_bare_year_stays_in_the_question_it_belongs_to():
     question = "Who won the women's singles Wimbledon in 2019?"
     assert topic_question(question, interpret_time(question, AS_OF)) == question
+
+
+def test_latest_answers_from_the_newest_report_and_falls_back_when_it_is_silent():
+    from rag.answer.generators import ExtractiveGenerator
+    from rag.answer.timeline import latest_draft
+
+    passages = [_passage("new", "2024-05-24", "Port Alder bus drivers ratified the deal.", 0.1),
+                _passage("old", "2024-05-13", "Ruth Okafor mediates the Port Alder bus talks.", 0.1)]
+    passages[0].n, passages[1].n = 1, 2
+    writer = ExtractiveGenerator(Settings())
+    assert latest_draft(writer, "What did Port Alder bus drivers do?", passages).text.endswith("[1]")
+    assert latest_draft(writer, "Who mediates the Port Alder bus talks?", passages).text.endswith("[2]")

@@ -51,6 +51,7 @@ def test_a_named_date_answers_from_that_day_and_reports_just_after(dated_desk):
 def test_latest_puts_the_newest_article_of_the_story_first(dated_desk):
     answer = dated_desk.answer(f"What is the latest on the {STRIKE}?")
     assert answer.passages[0].date == "2024-05-24"
+    assert answer.citations and {c.date for c in answer.citations} == {"2024-05-24"}
     assert answer.to_dict()["time"]["order"] == "newest"
 
 

@@ -14,13 +14,14 @@ from typing import Any, Iterator
 
 from rag.answer.citations import check_citations
 from rag.answer.generators import AnswerWriter, Draft, make_generator
-from rag.answer.timeline import label_dates, write_timeline
+from rag.answer.timeline import label_dates, latest_draft, write_timeline
 from rag.config import Settings
 from rag.errors import NewsdeskError
 from rag.records import Citation, Filters, Passage
 from rag.search.retriever import Retrieval, Retriever
 from rag.search.steps import Query
-from rag.search.time import CHRONOLOGICAL, TimeInterpretation, plan_time, topic_question
+from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, plan_time,
+                             topic_question)
 
 REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
 
@@ -177,9 +178,13 @@ class Newsdesk:
                 # written whole: a timeline, or an extractive answer whose sentences may
                 # get "As of DATE:" labels (rag.answer.timeline)
                 topic = topic_question(standalone, interpretation)
-                draft = write_timeline(self.generator, topic, passages, self.settings,
-                                       self._timeline_cache) if timeline else \
-                    label_dates(self.generator.generate(topic, passages), passages)
+                if timeline:
+                    draft = write_timeline(self.generator, topic, passages, self.settings,
+                                           self._timeline_cache)
+                elif interpretation is not None and interpretation.order == NEWEST:
+                    draft = label_dates(latest_draft(self.generator, topic, passages), passages)
+                else:
+                    draft = label_dates(self.generator.generate(topic, passages), passages)
                 if streaming and not draft.refused:
                     yield from re.findall(r"\S+\s*", draft.text)
             elif streaming:

@@ -25,6 +25,7 @@ _INTENT_WORDS = content_terms("how did does has have unfold unfolded develop dev
                               "timeline chronology sequence events event what happened happen "
                               "since story key")
 MIN_TOPIC_SHARE = 0.5   # an event must cover this share of the best event's topic words
+LATEST_MIN_SHARE = 0.75  # "latest": the newest report may miss a question word in four
 _SEGMENT = re.compile(r"\s*(.+?(?:\s*\[\d+\])+)")
 
 
@@ -113,6 +114,25 @@ def write_timeline(generator: AnswerWriter, question: str, passages: list[Passag
         return cache["model"].generate(question, passages)
     with errors():
         return cache["model"].generate(question, passages)
+
+
+def latest_draft(generator: AnswerWriter, question: str, passages: list[Passage]) -> Draft:
+    """For "latest"/"now" questions (passages newest first): the answer from the newest
+    report's passages when it covers nearly as many of the question's words
+    (`LATEST_MIN_SHARE`) as the answer from all passages, else the latter."""
+    anywhere = generator.generate(question, passages)
+    newest = [p for p in passages if p.date and p.date == passages[0].date]
+    if not newest or len(newest) == len(passages):
+        return anywhere
+    latest = generator.generate(question, newest)
+    if latest.refused:
+        return anywhere
+    wanted = content_terms(question)
+
+    def covered(draft: Draft) -> int:
+        return 0 if draft.refused else len(wanted & content_terms(strip_markers(draft.text)))
+
+    return latest if covered(latest) >= LATEST_MIN_SHARE * covered(anywhere) else anywhere
 
 
 def label_dates(draft: Draft, passages: list[Passage]) -> Draft:

@@ -92,8 +92,12 @@ def _anchor(as_of: str | date | None, today: date | None = None) -> date:
     if isinstance(as_of, date):
         return as_of
     if as_of:
-        date_int(as_of)  # ValueError naming the format when it is not YYYY-MM-DD
-        return date.fromisoformat(as_of)
+        try:
+            date_int(as_of)
+            return date.fromisoformat(as_of)
+        except (TypeError, ValueError):
+            raise ValueError(f"as_of {as_of!r} is not a date: give it as YYYY-MM-DD, "
+                             "e.g. 2024-06-03") from None
     return today or date.today()
 
 
@@ -325,4 +329,4 @@ def topic_question(question: str, interpretation: TimeInterpretation | None) -> 
         text = text.replace(interpretation.expression, " ")
     text = _INTENT.sub(" ", _RECENCY.sub(" ", text))
     text = " ".join(text.split())
-    return text if len(re.findall(r"\w{3,}", text)) >= 2 else question
+    return text if content_terms(text) else question
