@@ -43,6 +43,7 @@ test-fast: install-test
 
 eval-gate: install
 	$(VENV)/bin/rag eval --gate
+	$(VENV)/bin/rag eval --dataset dated --gate
 
 bench: install-test
 	$(PY) -m eval.bench

@@ -21,9 +21,10 @@ def _err(message: str) -> None:
 
 @click.command("eval")
 @click.option("--dataset", default="seed", show_default=True,
-              metavar="seed|rgb|rgb-answerable|rgb-unanswerable|PATH",
+              metavar="seed|dated|rgb|rgb-answerable|rgb-unanswerable|PATH",
               help="Reference questions: the hand-written seed set (eval/datasets/seed.jsonl, "
-                   "over corpus_dir), RGB from ../shared/datasets/rgb (its own corpus and "
+                   "over corpus_dir), the dated set (eval/datasets/dated.jsonl: dates, "
+                   "recency, as-of, timelines; over its own corpus eval/datasets/dated/), RGB from ../shared/datasets/rgb (its own corpus and "
                    "collection; `rgb` = answerable + unanswerable), or a JSON Lines file in "
                    "the eval/datasets format (over corpus_dir).")
 @click.option("--gate", is_flag=True,

@@ -16,8 +16,11 @@ from eval.metrics import contains_evidence
 
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 SEED_PATH = DATASETS_DIR / "seed.jsonl"
+DATED_PATH = DATASETS_DIR / "dated.jsonl"      # time-dependent questions over its own corpus
+DATED_CORPUS = DATASETS_DIR / "dated"
 REQUIRED = ("id", "question", "reference_answer", "answerable", "evidence")
-OPTIONAL = ("doc_ids", "tags", "history", "gold", "evidence_mode", "exclude_doc_ids", "notes")
+OPTIONAL = ("doc_ids", "tags", "history", "gold", "evidence_mode", "exclude_doc_ids", "notes",
+            "as_of")
 
 
 class DatasetError(ValueError):
@@ -39,6 +42,7 @@ class EvalRecord:
     gold: Any = None                      # RGB-style short answer(s): str or [[spellings], ...]
     evidence_mode: str = "all"            # "all": every string is needed; "any": one suffices
     exclude_doc_ids: list[str] = field(default_factory=list)  # hidden from retrieval
+    as_of: str | None = None              # YYYY-MM-DD: ask as if on this date
 
     @property
     def kind(self) -> str:
@@ -90,6 +94,16 @@ def parse_record(data: Any, where: str) -> EvalRecord:
             isinstance(g, str) or (isinstance(g, list) and all(isinstance(s, str) for s in g))
             for g in gold))):
         raise _fail(where, "field 'gold' must be a string or a list of strings / lists of strings")
+    as_of = data.get("as_of")
+    if as_of is not None:
+        from datetime import date
+
+        try:
+            if not isinstance(as_of, str) or len(as_of) != 10:
+                raise ValueError
+            date.fromisoformat(as_of)
+        except ValueError:
+            raise _fail(where, "field 'as_of' must be a date like \"2024-06-03\"") from None
     return EvalRecord(
         id=data["id"], question=data["question"], reference_answer=data["reference_answer"],
         answerable=data["answerable"], evidence=evidence,
@@ -97,7 +111,8 @@ def parse_record(data: Any, where: str) -> EvalRecord:
         tags=_string_list(data.get("tags", []), where, "tags"),
         history=[{"role": t["role"], "content": t["content"]} for t in history],
         gold=gold, evidence_mode=mode,
-        exclude_doc_ids=_string_list(data.get("exclude_doc_ids", []), where, "exclude_doc_ids"))
+        exclude_doc_ids=_string_list(data.get("exclude_doc_ids", []), where, "exclude_doc_ids"),
+        as_of=as_of)
 
 
 def load_jsonl(path: str | Path) -> list[EvalRecord]:
@@ -137,7 +152,8 @@ def write_jsonl(records: Iterable[EvalRecord], path: Path) -> None:
                                     "reference_answer": r.reference_answer,
                                     "answerable": r.answerable, "evidence": r.evidence}
             for name, default in (("doc_ids", []), ("tags", []), ("history", []), ("gold", None),
-                                  ("evidence_mode", "all"), ("exclude_doc_ids", [])):
+                                  ("evidence_mode", "all"), ("exclude_doc_ids", []),
+                                  ("as_of", None)):
                 if getattr(r, name) != default:
                     data[name] = getattr(r, name)
             handle.write(json.dumps(data, ensure_ascii=False) + "\n")

@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 from tqdm import tqdm
 
 from eval import metrics as M
-from eval.datasets import SEED_PATH, DatasetError, EvalRecord, check_evidence, load_jsonl, metadata_header
+from eval.datasets import DATED_CORPUS, DATED_PATH, SEED_PATH, DatasetError, EvalRecord, check_evidence, load_jsonl, metadata_header
 from rag.config import Settings
 
 DEFAULT_WORK_DIR = Path(".newsdesk/eval")
@@ -56,7 +56,7 @@ class EvalPlan:
 
 def plan_dataset(dataset: str, settings: Settings, work_dir: Path = DEFAULT_WORK_DIR,
                  limit: int | None = None, corpus_dir: Path | None = None) -> EvalPlan:
-    """Records and corpus for `seed`, an RGB set (rgb, rgb-answerable, rgb-unanswerable)
+    """Records and corpus for `seed`, `dated`, an RGB set (rgb, rgb-answerable, rgb-unanswerable)
     or a JSON Lines file, limited to the first `limit` records."""
     from eval import rgb
 
@@ -67,6 +67,9 @@ def plan_dataset(dataset: str, settings: Settings, work_dir: Path = DEFAULT_WORK
         folder = Path(work_dir) / "rgb" / f"corpus-{built.label}"
         rgb.write_corpus(built.snippets, folder)
         return EvalPlan(dataset, built.records, folder, f"rgb-{built.label}", rgb=True)
+    if dataset == "dated":  # time-dependent questions over their own dated corpus
+        return EvalPlan("dated", load_jsonl(DATED_PATH)[:limit], Path(corpus_dir or DATED_CORPUS),
+                        "dated")
     path = SEED_PATH if dataset == "seed" else Path(dataset)
     if dataset != "seed" and not path.is_file():
         raise DatasetError(f"dataset {dataset!r} is neither seed, one of "
@@ -248,7 +251,8 @@ def _empty_answer(record: EvalRecord, generator: str):
 
 
 def ask(desk: Any, record: EvalRecord, top_k: int | None) -> Any:
-    """The Answer for one record (history given for follow-ups, hidden docs filtered out)."""
+    """The Answer for one record (history given for follow-ups, hidden docs filtered out,
+    as of the record's date when it has one)."""
     from rag.index.store import EmptyIndexError
     from rag.records import Filters
 
@@ -259,7 +263,7 @@ def ask(desk: Any, record: EvalRecord, top_k: int | None) -> Any:
     filters = Filters(exclude_doc_ids=frozenset(record.exclude_doc_ids))
     try:
         return desk.answer(record.question, history=record.history or None, top_k=top_k,
-                           filters=filters)
+                           filters=filters, as_of=record.as_of)
     except EmptyIndexError:  # the collection exists but holds nothing: no passages
         return _empty_answer(record, desk.generator.name)
 

@@ -118,11 +118,28 @@ def _print_answer(answer) -> None:
             click.echo("      also in: " + ", ".join(outlets))
 
 
+def _iso_date(ctx, param, value: str | None) -> str | None:
+    """A YYYY-MM-DD option value, or a usage error naming the option."""
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise click.BadParameter(f"{value!r} is not a date like 2024-06-03")
+
+
 _filter_options = [
     click.option("--top-k", type=int, help="Passages given to the generator."),
     click.option("--from", "date_from", help="Only articles dated on/after YYYY-MM-DD."),
     click.option("--to", "date_to", help="Only articles dated on/before YYYY-MM-DD."),
     click.option("--source", "sources", multiple=True, help="Only these sources (repeatable)."),
+    click.option("--as-of", "as_of", callback=_iso_date, metavar="YYYY-MM-DD",
+                 help="Answer as if on this date: only articles published on or before it; "
+                      "\"yesterday\", \"last week\" and \"latest\" count from it."),
     click.option("--generator", type=click.Choice(["extractive", "openai", "openai-compatible"]),
                  help="Override the generator setting."),
 ]
@@ -139,12 +156,13 @@ def filter_options(func):
 @click.option("--json", "as_json", is_flag=True, help="Print the answer contract as JSON.")
 @filter_options
 @click.pass_context
-def ask(ctx, question, as_json, top_k, date_from, date_to, sources, generator) -> None:
+def ask(ctx, question, as_json, top_k, date_from, date_to, sources, as_of, generator) -> None:
     """Answer QUESTION from the ingested articles, with cited quotes."""
     from rag.answer import Newsdesk
 
     desk = Newsdesk(settings_from(ctx, generator=generator).settings)
-    answer = desk.answer(question, top_k=top_k, filters=_filters(date_from, date_to, sources))
+    answer = desk.answer(question, top_k=top_k, filters=_filters(date_from, date_to, sources),
+                         as_of=as_of)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -154,7 +172,7 @@ def ask(ctx, question, as_json, top_k, date_from, date_to, sources, generator) -
 @main.command()
 @filter_options
 @click.pass_context
-def chat(ctx, top_k, date_from, date_to, sources, generator) -> None:
+def chat(ctx, top_k, date_from, date_to, sources, as_of, generator) -> None:
     """A conversation in the terminal; follow-up questions use what was said before."""
     from rag.answer import Newsdesk, QuestionError
     from rag.answer.generators import ModelError
@@ -173,7 +191,7 @@ def chat(ctx, top_k, date_from, date_to, sources, generator) -> None:
             return
         try:
             answer = None
-            for piece in desk.stream(question, history, top_k=top_k, filters=filters):
+            for piece in desk.stream(question, history, top_k=top_k, filters=filters, as_of=as_of):
                 if isinstance(piece, str):
                     continue
                 answer = piece

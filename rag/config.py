@@ -99,12 +99,25 @@ class Settings(BaseModel):
         description="Weight of the BM25 ranking against the dense one in rank fusion "
                     "(0.5 measured best overall on seed + RGB; see README).")
     post_retrieval: list[str] = Field(
-        default_factory=lambda: ["collapse_copies"],
+        default_factory=lambda: ["collapse_copies", "time_rank"],
         description="Steps applied, in order, to the fused passages before the generator "
                     "sees them (names from rag.search.steps.STEPS, e.g. per_article_limit; "
                     "collapse_copies keeps one passage per syndicated story).")
     max_passages_per_article: int = Field(
         2, ge=1, le=50, description="per_article_limit step: passages kept from one article.")
+    time_report_lag_days: int = Field(
+        2, ge=0, le=30,
+        description="time_rank: a day named in a question also matches reports published up "
+                    "to this many days later.")
+    recency_topic_share: float = Field(
+        0.6, ge=0.0, le=1.0,
+        description="time_rank: for \"latest\"/\"now\" questions, passages holding at least this "
+                    "share of the question words the best passage holds count as on topic and "
+                    "come first, newest first.")
+    timeline_events: int = Field(
+        6, ge=2, le=20,
+        description="Timeline questions (\"how did X unfold\"): most dated events listed, each "
+                    "from a different article.")
     min_relevance: float = Field(
         0.82, ge=0.0, le=1.0,
         description="Refuse when the best passage's dense similarity is below this "

@@ -7,17 +7,21 @@ generator) and shared by the CLI, the chat page and the eval harness, all of whi
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from rag.answer.citations import check_citations
 from rag.answer.generators import AnswerWriter, Draft, make_generator
+from rag.answer.timeline import label_dates, latest_draft, write_timeline
 from rag.config import Settings
 from rag.errors import NewsdeskError
 from rag.records import Citation, Filters, Passage
 from rag.search.retriever import Retrieval, Retriever
 from rag.search.steps import Query
+from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, plan_time,
+                             topic_question)
 
 REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
 
@@ -41,6 +45,7 @@ class Answer:
     steps: list[str] = field(default_factory=list)
     citation_check: dict[str, list[int]] = field(default_factory=dict)
     timings_ms: dict[str, int] = field(default_factory=dict)
+    time: TimeInterpretation | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: citations with quotes and offsets, passages with scores."""
@@ -55,6 +60,7 @@ class Answer:
                           "copies": p.copies} for p in self.passages],
             "generator": self.generator, "relevance": round(self.relevance, 4),
             "steps": self.steps,
+            "time": self.time.to_dict() if self.time else None,
             "citation_check": self.citation_check, "timings_ms": self.timings_ms,
         }
 
@@ -88,29 +94,51 @@ class Newsdesk:
         self.settings = settings
         self.retriever = Retriever(settings)
         self.generator = generator or make_generator(settings)
+        self._timeline_cache: dict[str, Any] = {}
+        self._newest: tuple[int | None, str | None] = (None, None)
 
     def _prepare(self, question: str, history: list[dict] | None, top_k: int | None,
                  filters: Filters, as_of: str | None,
-                 timings: dict[str, int]) -> tuple[str, str, Retrieval, float]:
+                 timings: dict[str, int]) -> tuple[str, str, Retrieval, float,
+                                                   TimeInterpretation | None]:
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         standalone = self.generator.condense(question, clean_history(history))
         timings["condense"] = _ms(started)
         started = time.perf_counter()
-        query = Query(question=standalone, filters=filters,
-                      top_k=self.settings.top_k if top_k is None else top_k, as_of=as_of)
-        retrieval = self.retriever.retrieve(standalone, top_k, filters, query)
+        # time in the question and the as-of date narrow retrieval; the time_rank step
+        # orders what comes back (rag.search.time)
+        interpretation, filters = plan_time(standalone, filters, as_of, self.settings,
+                                            newest=self._newest_date())
+        k = self.settings.top_k if top_k is None else top_k
+        if interpretation is not None and interpretation.order == CHRONOLOGICAL and k > 0:
+            k = max(k, self.settings.timeline_events)
+        query = Query(question=standalone, filters=filters, top_k=k, as_of=as_of,
+                      extra={"time": interpretation})
+        retrieval = self.retriever.retrieve(topic_question(standalone, interpretation), k,
+                                            filters, query)
         timings["retrieve"] = _ms(started)
         relevance = max((p.dense_similarity for p in retrieval.passages), default=0.0)
-        return question, standalone, retrieval, relevance
+        return question, standalone, retrieval, relevance, interpretation
+
+    def _newest_date(self) -> str | None:
+        """The newest article's date (settles the year of "on June 3"), if the index says."""
+        try:
+            revision = self.retriever.index.revision
+            if self._newest[0] != revision:
+                self._newest = (revision, self.retriever.index.facts().get("date_to") or None)
+            return self._newest[1]
+        except Exception:  # noqa: BLE001 - a store error surfaces in retrieval, with its message
+            return None
 
     def _finish(self, question: str, standalone: str, retrieval: Retrieval, relevance: float,
-                draft: Draft | None, timings: dict[str, int], started: float) -> Answer:
+                draft: Draft | None, timings: dict[str, int], started: float,
+                interpretation: TimeInterpretation | None = None) -> Answer:
         passages = retrieval.passages
         answer = Answer(question=question, answer=REFUSAL_TEXT, refused=True, citations=[],
                         passages=passages, generator=self.generator.name,
                         standalone_question=standalone, relevance=relevance,
-                        steps=retrieval.steps, timings_ms=timings)
+                        steps=retrieval.steps, timings_ms=timings, time=interpretation)
         if draft is not None and not draft.refused:
             check_started = time.perf_counter()
             text, citations, check = check_citations(draft.text, passages)
@@ -140,18 +168,33 @@ class Newsdesk:
                 filters: Filters, as_of: str | None, streaming: bool) -> Iterator[str | Answer]:
         started = time.perf_counter()
         timings: dict[str, int] = {}
-        question, standalone, retrieval, relevance = self._prepare(
+        question, standalone, retrieval, relevance, interpretation = self._prepare(
             question, history, top_k, filters, as_of, timings)
         passages = retrieval.passages
         draft = None
         if self._relevant(passages, relevance):
             generate_started = time.perf_counter()
-            if streaming:
+            timeline = interpretation is not None and interpretation.order == CHRONOLOGICAL
+            if timeline or self.generator.name == "extractive":
+                # written whole: a timeline, or an extractive answer whose sentences may
+                # get "As of DATE:" labels (rag.answer.timeline)
+                topic = topic_question(standalone, interpretation)
+                if timeline:
+                    draft = write_timeline(self.generator, topic, passages, self.settings,
+                                           self._timeline_cache)
+                elif interpretation is not None and interpretation.order == NEWEST:
+                    draft = label_dates(latest_draft(self.generator, topic, passages), passages)
+                else:
+                    draft = label_dates(self.generator.generate(topic, passages), passages)
+                if streaming and not draft.refused:
+                    yield from re.findall(r"\S+\s*", draft.text)
+            elif streaming:
                 draft = yield from self.generator.stream(standalone, passages)
             else:
                 draft = self.generator.generate(standalone, passages)
             timings["generate"] = _ms(generate_started)
-        yield self._finish(question, standalone, retrieval, relevance, draft, timings, started)
+        yield self._finish(question, standalone, retrieval, relevance, draft, timings, started,
+                           interpretation)
 
 
 def _ms(since: float) -> int:

@@ -43,9 +43,12 @@ def per_article_limit(passages: list[Passage], query: Query, settings: Settings)
     return kept
 
 
+from rag.search.time import time_rank  # noqa: E402  (its module needs Query, above)
+
 STEPS: dict[str, Step] = {
     "per_article_limit": per_article_limit,
     "collapse_copies": collapse_copies,
+    "time_rank": time_rank,
 }
 
 

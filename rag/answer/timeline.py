@@ -1,0 +1,151 @@
+"""Dated answers: timelines of a story ("how did X unfold") and date labels on answers
+whose facts come from articles of different dates ("As of June 10, 2024: ...").
+
+A timeline lists the key dated events in chronological order, one sentence each from a
+different article, each starting with its date and citing its passage. The extractive
+writer picks each article's sentence that best covers the question's topic; model
+generators get a prompt of their own (prompts/timeline_*.md).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from rag.answer.generators import (REFUSAL_SENTINEL, AnswerWriter, Draft, format_passages,
+                                   looks_like_refusal)
+from rag.config import Settings
+from rag.records import Passage
+from rag.text import content_terms, safe_text, split_sentences, strip_markers
+
+# words that ask for a timeline rather than name its topic
+_INTENT_WORDS = content_terms("how did does has have unfold unfolded develop developed evolve "
+                              "evolved progress progressed play played out change changed "
+                              "timeline chronology sequence events event what happened happen "
+                              "since story key")
+MIN_TOPIC_SHARE = 0.5   # an event must cover this share of the best event's topic words
+LATEST_MIN_SHARE = 0.75  # "latest": the newest report may miss a question word in four
+_SEGMENT = re.compile(r"\s*(.+?(?:\s*\[\d+\])+)")
+
+
+def spoken_date(iso: str | None) -> str:
+    """2024-06-03 -> "June 3, 2024" (unknown dates as they are)."""
+    try:
+        day = date.fromisoformat(iso or "")
+    except ValueError:
+        return iso or "undated"
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def _topic_terms(question: str) -> set[str]:
+    terms = content_terms(question) - _INTENT_WORDS
+    return terms or content_terms(question)
+
+
+def extractive_timeline(question: str, passages: list[Passage], max_events: int) -> Draft:
+    """One sentence per article, oldest article first, each "DATE: sentence [n]"."""
+    topic = _topic_terms(question)
+    best_per_article: dict[str, tuple[float, Passage, str]] = {}
+    for passage in passages:
+        for span in split_sentences(passage.text):
+            text = strip_markers(span.text).strip()
+            if not text or text.rstrip("\"'”’) ").endswith("?"):
+                continue
+            share = len(topic & content_terms(text)) / len(topic) if topic else 0.0
+            kept = best_per_article.get(passage.doc_id)
+            if share > 0 and (kept is None or share > kept[0]):
+                best_per_article[passage.doc_id] = (share, passage, text)
+    if not best_per_article:
+        return Draft(REFUSAL_SENTINEL, refused=True)
+    top = max(share for share, _, _ in best_per_article.values())
+    events, seen_texts = [], set()
+    for share, passage, text in sorted(best_per_article.values(),
+                                       key=lambda e: (-e[0], e[1].date or "9999", e[1].n)):
+        if share < MIN_TOPIC_SHARE * top or text in seen_texts:
+            continue  # another story, or a syndicated copy of an event already listed
+        seen_texts.add(text)
+        events.append((passage, text))
+        if len(events) == max_events:
+            break
+    events.sort(key=lambda e: (e[0].date or "9999-99-99", e[0].n))
+    return Draft(" ".join(f"{spoken_date(p.date)}: {text} [{p.n}]" for p, text in events))
+
+
+class ModelTimeline:
+    """A chat model writing the timeline with prompts/timeline_system.md and _user.md."""
+
+    def __init__(self, settings: Settings) -> None:
+        from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.prompts import ChatPromptTemplate
+        from langchain_openai import ChatOpenAI
+
+        from rag.answer.generators import PROMPTS_DIR
+
+        def read(name: str) -> str:
+            return (PROMPTS_DIR / name).read_text(encoding="utf-8")
+
+        model = ChatOpenAI(model=settings.model, base_url=settings.base_url,
+                           api_key=settings.resolved_api_key() or "not-needed",
+                           temperature=settings.temperature, max_tokens=settings.max_tokens,
+                           timeout=settings.request_timeout, max_retries=1)
+        prompt = ChatPromptTemplate.from_messages(
+            [("system", read("timeline_system.md")), ("human", read("timeline_user.md"))])
+        self.chain = prompt | model | StrOutputParser()
+        self.max_events = settings.timeline_events
+
+    def generate(self, question: str, passages: list[Passage]) -> Draft:
+        ordered = sorted(passages, key=lambda p: (p.date or "9999-99-99", p.n))
+        text = safe_text(self.chain.invoke({"question": question, "max_events": self.max_events,
+                                            "passages": format_passages(ordered)}))
+        return Draft(text, refused=looks_like_refusal(text))
+
+
+def write_timeline(generator: AnswerWriter, question: str, passages: list[Passage],
+                   settings: Settings, cache: dict[str, Any]) -> Draft:
+    """The timeline draft from the generator in use (extractive, or a model's own prompt);
+    `cache` keeps the model chain between questions."""
+    if generator.name == "extractive":
+        return extractive_timeline(question, passages, settings.timeline_events)
+    if "model" not in cache:
+        cache["model"] = ModelTimeline(settings)
+    errors = getattr(generator, "_errors", None)  # the chat generator's error wording
+    if errors is None:
+        return cache["model"].generate(question, passages)
+    with errors():
+        return cache["model"].generate(question, passages)
+
+
+def latest_draft(generator: AnswerWriter, question: str, passages: list[Passage]) -> Draft:
+    """For "latest"/"now" questions (passages newest first): the answer from the newest
+    report's passages when it covers nearly as many of the question's words
+    (`LATEST_MIN_SHARE`) as the answer from all passages, else the latter."""
+    anywhere = generator.generate(question, passages)
+    newest = [p for p in passages if p.date and p.date == passages[0].date]
+    if not newest or len(newest) == len(passages):
+        return anywhere
+    latest = generator.generate(question, newest)
+    if latest.refused:
+        return anywhere
+    wanted = content_terms(question)
+
+    def covered(draft: Draft) -> int:
+        return 0 if draft.refused else len(wanted & content_terms(strip_markers(draft.text)))
+
+    return latest if covered(latest) >= LATEST_MIN_SHARE * covered(anywhere) else anywhere
+
+
+def label_dates(draft: Draft, passages: list[Passage]) -> Draft:
+    """When the sentences of an answer cite articles of different dates, start each with
+    "As of DATE:" so the reader sees which date each fact is from."""
+    if draft.refused:
+        return draft
+    by_n = {p.n: p for p in passages}
+    segments = [(m.group(1), [int(n) for n in re.findall(r"\[(\d+)\]", m.group(1))])
+                for m in _SEGMENT.finditer(draft.text)]
+    dates = [max((by_n[n].date or "" for n in numbers if n in by_n), default="")
+             for _, numbers in segments]
+    if len(segments) < 2 or len(set(dates)) < 2 or "" in dates \
+            or "".join(s for s, _ in segments).replace(" ", "") != draft.text.replace(" ", ""):
+        return draft
+    return Draft(" ".join(f"As of {spoken_date(d)}: {text}" for (text, _), d in zip(segments, dates)))

@@ -1,0 +1,332 @@
+"""Time in questions: what dates a question names, whether it wants the latest news or a
+timeline, and the post-retrieval step that ranks the evidence accordingly.
+
+`interpret_time(question, as_of)` reads absolute dates and ranges ("on June 3, 2024",
+"in January 2022", "between 10 and 12 May"), relative ones ("yesterday", "last week",
+"this year", "three days ago"), recency intent ("latest", "now", "still") and timeline
+intent ("how did X unfold", "timeline of X", "what happened with X since Y"). Relative
+expressions are anchored to the as-of date (today unless given). The expressions are
+found with patterns and resolved with `dateparser` (RELATIVE_BASE = the as-of date).
+
+How the interpretation is used:
+- `time_filters` turns it into retrieval filters: a named day, week or month restricts
+  retrieval to articles of that period (plus reports published up to `time_report_lag_days`
+  later); "by/as of DATE" keeps articles on or before it; "since DATE" on or after it;
+  `as_of` always keeps articles published on or before it. A date filter the user set
+  explicitly wins over the question's wording. A bare year ("Wimbledon in 2019") names
+  an event more often than a publication date, so it only boosts.
+- the `time_rank` step (in `STEPS`) puts articles of the named period first (a boost),
+  orders recency questions newest first and timeline questions oldest first (one
+  passage per article); a question with no time in it is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from rag.records import Filters, Passage, date_int
+from rag.text import content_terms
+
+if TYPE_CHECKING:  # steps.py imports this module to register the step
+    from rag.config import Settings
+    from rag.search.steps import Query
+
+RELEVANCE, NEWEST, CHRONOLOGICAL = "relevance", "newest", "chronological"
+
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
+           "december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec")
+_M = rf"(?:{_MONTHS})\.?"
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+                 "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
+                 "twelve": 12}
+_N = rf"(?:\d{{1,2}}|{'|'.join(_NUMBER_WORDS)})"
+_D = r"\d{1,2}(?:st|nd|rd|th)?"
+_Y = r"(?:19|20)\d{2}"
+# a single calendar day, most specific spellings first
+_DAY = rf"(?:{_Y}-\d{{2}}-\d{{2}}|{_M}\s+{_D}(?:,?\s+{_Y})?|{_D}\s+(?:of\s+)?{_M}(?:,?\s+{_Y})?)"
+
+_RANGE = re.compile(  # between 10 and 12 May · from June 3 to June 5 · June 3-5, 2024
+    rf"\b(?:between|from)\s+(?P<a>{_DAY}|{_D})\s+(?:and|to|until|till)\s+(?P<b>{_DAY})"
+    rf"|\b(?P<m>{_M})\s+(?P<d1>\d{{1,2}})\s*[-–]\s*(?P<d2>\d{{1,2}})(?:,?\s+(?P<y>{_Y}))?", re.I)
+_BOUND = re.compile(rf"\b(?P<word>by|as of|until|till|up to|before|since|after)\s+(?P<day>{_DAY})\b", re.I)
+_ON_DAY = re.compile(rf"\b(?:on\s+)?(?P<day>{_DAY})\b", re.I)
+_MONTH = re.compile(rf"\b(?:in|during|of|for)?\s*(?P<m>{_M})\s+(?P<y>{_Y})\b", re.I)
+_BARE_YEAR = re.compile(rf"\b(?:in|during)\s+(?P<y>{_Y})\b", re.I)
+_RELATIVE = re.compile(
+    rf"\b(?P<ago>{_N}\s+(?P<unit>day|week|month)s?\s+ago)\b"
+    r"|\b(?P<word>the day before yesterday|today|yesterday)\b"
+    r"|\b(?P<which>this|last|past|previous)\s+(?P<span>week|month|year)\b", re.I)
+_RECENCY = re.compile(
+    r"\b(?:latest|most recent(?:ly)?|newest|now|right now|currently|current|still|"
+    r"so far|to date|up to date|these days|at the moment)\b", re.I)
+_TIMELINE = re.compile(
+    r"\bhow\s+(?:did|has|have|does|do)\b.*\b(?:unfold(?:ed)?|develop(?:ed)?|evolve[ds]?|"
+    r"progress(?:ed)?|play(?:ed)? out|change[ds]?)\b"
+    r"|\btimeline\b|\bchronolog(?:y|ical)\b|\bsequence of events\b"
+    r"|\bwhat\s+(?:has\s+)?happened\s+(?:with|to|in|on)\b.*\bsince\b", re.I)
+
+
+@dataclass(frozen=True)
+class TimeInterpretation:
+    """How a question (and the as-of date) place it in time."""
+
+    expression: str | None          # the words that named a time, e.g. "on June 3, 2024"
+    date_from: str | None           # YYYY-MM-DD, inclusive
+    date_to: str | None
+    as_of: str | None               # the date the answer is given as of (None: today)
+    order: str = RELEVANCE          # relevance | newest | chronological
+    restrict: bool = False          # the dates restrict retrieval (else they only boost)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer JSON's `time` object."""
+        data = asdict(self)
+        data.pop("restrict")
+        return data
+
+
+def _anchor(as_of: str | date | None, today: date | None = None) -> date:
+    if isinstance(as_of, date):
+        return as_of
+    if as_of:
+        try:
+            date_int(as_of)
+            return date.fromisoformat(as_of)
+        except (TypeError, ValueError):
+            raise ValueError(f"as_of {as_of!r} is not a date: give it as YYYY-MM-DD, "
+                             "e.g. 2024-06-03") from None
+    return today or date.today()
+
+
+def _parse_day(text: str, anchor: date) -> date | None:
+    """One day from its spelling, a missing year taken from the anchor's past."""
+    import dateparser
+
+    text = re.sub(r"(?<=\d)(st|nd|rd|th)\b|\bof\b", "", text, flags=re.I)
+    parsed = dateparser.parse(text, languages=["en"], settings={
+        "RELATIVE_BASE": datetime.combine(anchor, datetime.min.time()),
+        "PREFER_DATES_FROM": "past", "PREFER_DAY_OF_MONTH": "first",
+        "RETURN_AS_TIMEZONE_AWARE": False})
+    return parsed.date() if parsed else None
+
+
+def _month_range(year: int, month: int) -> tuple[date, date]:
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _relative(match: re.Match, anchor: date) -> tuple[date, date] | None:
+    if match.group("ago"):
+        day = _parse_day(re.sub(r"^\w+", lambda m: str(_NUMBER_WORDS.get(m.group().lower(), m.group())),
+                                match.group("ago")), anchor)
+        if day is None:
+            return None
+        unit = match.group("unit").lower()
+        if unit == "day":
+            return day, day
+        if unit == "week":
+            return day - timedelta(days=day.weekday()), day - timedelta(days=day.weekday()) + timedelta(days=6)
+        return _month_range(day.year, day.month)
+    word = (match.group("word") or "").lower()
+    if word:
+        back = {"today": 0, "yesterday": 1, "the day before yesterday": 2}[word]
+        day = anchor - timedelta(days=back)
+        return day, day
+    which, span = match.group("which").lower(), match.group("span").lower()
+    if span == "week":
+        monday = anchor - timedelta(days=anchor.weekday())
+        if which == "this":
+            return monday, anchor
+        if which == "past":
+            return anchor - timedelta(days=7), anchor
+        return monday - timedelta(days=7), monday - timedelta(days=1)
+    if span == "month":
+        if which == "this":
+            return anchor.replace(day=1), anchor
+        if which == "past":
+            return anchor - timedelta(days=30), anchor
+        previous = anchor.replace(day=1) - timedelta(days=1)
+        return _month_range(previous.year, previous.month)
+    if which == "this":
+        return date(anchor.year, 1, 1), anchor
+    if which == "past":
+        return anchor - timedelta(days=365), anchor
+    return date(anchor.year - 1, 1, 1), date(anchor.year - 1, 12, 31)
+
+
+def _find_dates(question: str, anchor: date, day_anchor: date
+                ) -> tuple[str, date | None, date | None, bool, str | None] | None:
+    """(expression, from, to, restrict, bound word) for the first time expression found.
+    Relative expressions count from `anchor`; a date without a year is the latest such
+    date on or before `day_anchor`."""
+    match = _RANGE.search(question)
+    if match:
+        if match.group("m"):
+            year = match.group("y") or ""
+            first = _parse_day(f"{match.group('m')} {match.group('d1')} {year}", day_anchor)
+            last = _parse_day(f"{match.group('m')} {match.group('d2')} {year}", day_anchor)
+        else:
+            last = _parse_day(match.group("b"), day_anchor)
+            a = match.group("a")
+            first = _parse_day(a, day_anchor) if not re.fullmatch(_D, a.strip(), re.I) else (
+                last.replace(day=int(re.match(r"\d+", a).group())) if last else None)
+        if first and last:
+            return match.group().strip(), min(first, last), max(first, last), True, None
+    match = _BOUND.search(question)
+    if match:
+        day = _parse_day(match.group("day"), day_anchor)
+        if day:
+            word = match.group("word").lower()
+            if word in ("since", "after"):
+                start = day + timedelta(days=1) if word == "after" else day
+                return match.group().strip(), start, None, True, word
+            end = day - timedelta(days=1) if word == "before" else day
+            return match.group().strip(), None, end, True, word
+    match = _ON_DAY.search(question)
+    if match:
+        day = _parse_day(match.group("day"), day_anchor)
+        if day:
+            return match.group().strip(), day, day, True, "on"
+    match = _MONTH.search(question)
+    if match:
+        day = _parse_day(f"{match.group('m')} 1 {match.group('y')}", day_anchor)
+        if day:
+            first, last = _month_range(day.year, day.month)
+            return match.group().strip(), first, last, True, None
+    match = _RELATIVE.search(question)
+    if match:
+        span = _relative(match, anchor)
+        if span:
+            return match.group().strip(), span[0], span[1], True, "on" if span[0] == span[1] else None
+    match = _BARE_YEAR.search(question)
+    if match:
+        year = int(match.group("y"))
+        return match.group().strip(), date(year, 1, 1), date(year, 12, 31), False, None
+    return None
+
+
+def interpret_time(question: str, as_of: str | date | None = None, today: date | None = None,
+                   newest: str | None = None) -> TimeInterpretation | None:
+    """The question's time interpretation, or None when neither the question nor `as_of`
+    says anything about time. `newest` (the newest article's date) settles the year of
+    a date named without one ("on June 3"): the latest June 3 up to the newest article
+    (or the as-of date, if earlier)."""
+    anchor = _anchor(as_of, today)
+    as_of_text = anchor.isoformat() if as_of else None
+    day_anchor = min(anchor, date.fromisoformat(newest)) if newest else anchor
+    found = _find_dates(question, anchor, day_anchor)
+    timeline = bool(_TIMELINE.search(question))
+    recency = bool(_RECENCY.search(question))
+    if found is None and not timeline and not recency:
+        return None if as_of is None else TimeInterpretation(None, None, None, as_of_text)
+    expression, start, end, restrict, word = found or (None, None, None, False, None)
+    if timeline:
+        order = CHRONOLOGICAL
+    elif recency or word in ("by", "as of", "until", "till", "up to", "before"):
+        order = NEWEST
+    else:
+        order = RELEVANCE
+    if expression is None:
+        expression = (_TIMELINE.search(question) or _RECENCY.search(question)).group().strip()
+        if len(expression) > 40:  # "how did ... unfold": name the intent, not the topic
+            expression = "how it unfolded"
+    return TimeInterpretation(expression, start.isoformat() if start else None,
+                              end.isoformat() if end else None, as_of_text, order, restrict)
+
+
+def time_filters(filters: Filters, interpretation: TimeInterpretation | None,
+                 lag_days: int = 2) -> Filters:
+    """Retrieval filters for the interpretation: the user's own date filter wins; a named
+    period restricts (single days and "on" dates with `lag_days` for later reports); as-of
+    caps date_to. Unchanged when there is no interpretation."""
+    if interpretation is None:
+        return filters
+    date_from, date_to = filters.date_from, filters.date_to
+    if not (date_from or date_to) and interpretation.restrict:
+        date_from = interpretation.date_from
+        date_to = interpretation.date_to
+        if date_to and interpretation.date_from == interpretation.date_to:
+            date_to = (date.fromisoformat(date_to) + timedelta(days=lag_days)).isoformat()
+    if interpretation.as_of and (not date_to or date_to > interpretation.as_of):
+        date_to = interpretation.as_of
+    if date_from and date_to and date_from > date_to:
+        date_to = date_from  # nothing was published in that window before the as-of date
+    return replace(filters, date_from=date_from, date_to=date_to)
+
+
+def plan_time(question: str, filters: Filters, as_of: str | None, settings: "Settings",
+              newest: str | None = None) -> tuple[TimeInterpretation | None, Filters]:
+    """The interpretation and the retrieval filters for a question. With the time_rank
+    step switched off only `as_of` acts (articles on or before it)."""
+    interpretation = interpret_time(question, as_of, newest=newest)
+    if "time_rank" not in settings.post_retrieval and interpretation is not None:
+        interpretation = None if as_of is None else TimeInterpretation(
+            None, None, None, interpretation.as_of)
+    return interpretation, time_filters(filters, interpretation, settings.time_report_lag_days)
+
+
+def _in_window(passage: Passage, interpretation: TimeInterpretation, lag_days: int) -> bool:
+    if not passage.date:
+        return False
+    start = interpretation.date_from or "0000-00-00"
+    end = interpretation.date_to or "9999-99-99"
+    if interpretation.date_to and interpretation.date_from == interpretation.date_to:
+        end = (date.fromisoformat(end) + timedelta(days=lag_days)).isoformat()
+    return start <= passage.date <= end
+
+
+def time_rank(passages: list[Passage], query: "Query", settings: "Settings") -> list[Passage]:
+    """Time-aware order: articles of the named period first; recency questions newest first
+    among the best; timeline questions one passage per article, oldest first. No time in
+    the question (and no as-of): the passages come back unchanged."""
+    interpretation = query.extra.get("time", _MISSING)
+    if interpretation is _MISSING:
+        interpretation = interpret_time(query.question, query.as_of)
+    if interpretation is None or not passages:
+        return passages
+    lag = settings.time_report_lag_days
+    if interpretation.date_from or interpretation.date_to:
+        inside = [p for p in passages if _in_window(p, interpretation, lag)]
+        passages = inside + [p for p in passages if not _in_window(p, interpretation, lag)]
+    if interpretation.order == NEWEST:
+        # the passages about the question's topic (they hold nearly as many of its words
+        # as the best one), newest first; then the rest in their order
+        topic = content_terms(topic_question(query.question, interpretation))
+        cover = [len(topic & content_terms(p.text + " " + p.title)) for p in passages]
+        bar = settings.recency_topic_share * max(cover, default=0)
+        on_topic = [p for p, c in zip(passages, cover) if c and c >= bar]
+        newest_first = sorted(on_topic, key=lambda p: p.date or "", reverse=True)
+        return newest_first + [p for p, c in zip(passages, cover) if not (c and c >= bar)]
+    if interpretation.order == CHRONOLOGICAL:
+        seen: set[str] = set()
+        firsts, rest = [], []
+        for p in passages:
+            (rest if p.doc_id in seen else firsts).append(p)
+            seen.add(p.doc_id)
+        head = firsts[:max(query.top_k, 1)]
+        head.sort(key=lambda p: (p.date or "9999-99-99", p.doc_id))
+        return head + firsts[len(head):] + rest
+    return passages
+
+
+_MISSING = object()
+_INTENT = re.compile(
+    r"\b(?:what\s+(?:has\s+|have\s+)?happen(?:ed|s|ing)?|happen(?:ed|s|ing)?|announce[ds]?|"
+    r"news|updates?|developments?)\b", re.I)
+
+
+def topic_question(question: str, interpretation: TimeInterpretation | None) -> str:
+    """The question without its time words ("on June 3", "latest", "now") and news
+    intent words ("what happened", "announce"), for matching article text: the dates
+    are served by filters and ordering instead. Unchanged without an interpretation
+    that restricts or orders by date."""
+    if interpretation is None or not (interpretation.restrict or interpretation.order != RELEVANCE):
+        return question  # a bare year ("Wimbledon in 2019") is part of what is asked
+    text = question
+    if interpretation.expression and interpretation.restrict:
+        text = text.replace(interpretation.expression, " ")
+    text = _INTENT.sub(" ", _RECENCY.sub(" ", text))
+    text = " ".join(text.split())
+    return text if content_terms(text) else question
