@@ -17,7 +17,8 @@ from eval.metrics import contains_evidence
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 SEED_PATH = DATASETS_DIR / "seed.jsonl"
 REQUIRED = ("id", "question", "reference_answer", "answerable", "evidence")
-OPTIONAL = ("doc_ids", "tags", "history", "gold", "evidence_mode", "exclude_doc_ids", "notes")
+OPTIONAL = ("doc_ids", "tags", "history", "gold", "evidence_mode", "exclude_doc_ids", "notes",
+            "short_answers")
 
 
 class DatasetError(ValueError):
@@ -39,6 +40,7 @@ class EvalRecord:
     gold: Any = None                      # RGB-style short answer(s): str or [[spellings], ...]
     evidence_mode: str = "all"            # "all": every string is needed; "any": one suffices
     exclude_doc_ids: list[str] = field(default_factory=list)  # hidden from retrieval
+    short_answers: list[str] = field(default_factory=list)  # accepted short answers (SQuAD-style)
 
     @property
     def kind(self) -> str:
@@ -97,7 +99,8 @@ def parse_record(data: Any, where: str) -> EvalRecord:
         tags=_string_list(data.get("tags", []), where, "tags"),
         history=[{"role": t["role"], "content": t["content"]} for t in history],
         gold=gold, evidence_mode=mode,
-        exclude_doc_ids=_string_list(data.get("exclude_doc_ids", []), where, "exclude_doc_ids"))
+        exclude_doc_ids=_string_list(data.get("exclude_doc_ids", []), where, "exclude_doc_ids"),
+        short_answers=_string_list(data.get("short_answers", []), where, "short_answers"))
 
 
 def load_jsonl(path: str | Path) -> list[EvalRecord]:
@@ -137,7 +140,8 @@ def write_jsonl(records: Iterable[EvalRecord], path: Path) -> None:
                                     "reference_answer": r.reference_answer,
                                     "answerable": r.answerable, "evidence": r.evidence}
             for name, default in (("doc_ids", []), ("tags", []), ("history", []), ("gold", None),
-                                  ("evidence_mode", "all"), ("exclude_doc_ids", [])):
+                                  ("evidence_mode", "all"), ("exclude_doc_ids", []),
+                                  ("short_answers", [])):
                 if getattr(r, name) != default:
                     data[name] = getattr(r, name)
             handle.write(json.dumps(data, ensure_ascii=False) + "\n")

@@ -27,6 +27,35 @@ class QuestionError(NewsdeskError, ValueError):
 
 
 @dataclass
+class ShortAnswer:
+    """The words that answer the question: `text == article_text[start:end]`, inside a
+    sentence cited as passage `n`, and the answer's first words."""
+
+    text: str
+    n: int
+    start: int
+    end: int
+
+
+def check_short_answer(draft: Draft, answer_text: str, citations: list[Citation],
+                       passages: list[Passage]) -> ShortAnswer | None:
+    """The draft's short answer when it checks out like a citation: the passage was given
+    to the generator, holds the text at its offsets, one of the answer's citations of that
+    passage quotes a sentence containing it, and the answer leads with it; else None."""
+    span = draft.short_answer
+    passage = next((p for p in passages if p.n == draft.short_n), None)
+    if span is None or passage is None or not span.text.strip():
+        return None
+    local = span.start - passage.start
+    if passage.text[local:local + len(span.text)] != span.text or span.end - span.start != len(span.text):
+        return None
+    quoted = any(c.n == passage.n and c.start <= span.start and span.end <= c.end for c in citations)
+    if not quoted or not answer_text.startswith(span.text):
+        return None
+    return ShortAnswer(span.text, passage.n, span.start, span.end)
+
+
+@dataclass
 class Answer:
     """A checked answer, ready to show or to serialise."""
 
@@ -41,6 +70,7 @@ class Answer:
     steps: list[str] = field(default_factory=list)
     citation_check: dict[str, list[int]] = field(default_factory=dict)
     timings_ms: dict[str, int] = field(default_factory=dict)
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: citations with quotes and offsets, passages with scores."""
@@ -55,6 +85,7 @@ class Answer:
             "generator": self.generator, "relevance": round(self.relevance, 4),
             "steps": self.steps,
             "citation_check": self.citation_check, "timings_ms": self.timings_ms,
+            "short_answer": asdict(self.short_answer) if self.short_answer else None,
         }
 
 
@@ -117,6 +148,7 @@ class Newsdesk:
             answer.citation_check = {"removed": check.removed, "added": check.added}
             if text.strip():
                 answer.answer, answer.citations, answer.refused = text, citations, False
+                answer.short_answer = check_short_answer(draft, text, citations, passages)
         timings["total"] = _ms(started)
         return answer
 
