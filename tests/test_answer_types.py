@@ -2,8 +2,8 @@
 
 import pytest
 
-from rag.answer.answer_types import (DATE, MONEY, NAME, NUMBER, PLACE, answer_type, candidates,
-                                     is_new, words_of)
+from rag.answer.answer_types import (DATE, MONEY, NAME, NUMBER, PLACE, answer_type, asked_noun,
+                                     candidates, is_new, words_of)
 
 
 @pytest.mark.parametrize("question, wanted", [
@@ -81,3 +81,13 @@ def test_candidates_the_question_already_names_are_not_new():
 def test_a_title_inside_a_capitalised_run_separates_the_names():
     names = [c.text for c in candidates("Tesla CEO Elon Musk said so.") if c.kind == NAME]
     assert names == ["Tesla", "Elon Musk"]
+
+
+@pytest.mark.parametrize("question, noun", [
+    ("In which Geneva hotel did Blinken and Lavrov meet?", "hotel"),
+    ("Did they hold a summit, and what was its outcome?", "outcome"),
+    ("Which news agency reported the meeting?", "agency"),
+    ("What is the name of Microsoft's AR headset?", None),
+    ("What did Lavrov demand?", None)])
+def test_the_noun_a_which_or_what_question_asks_about(question, noun):
+    assert asked_noun(question) == noun

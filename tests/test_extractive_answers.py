@@ -102,3 +102,7 @@ def test_answers_carry_a_verified_short_answer_in_the_json_contract(desk):
 def test_a_refused_answer_has_no_short_answer(desk):
     data = desk.answer("How many Russian troops were massed near Ukraine’s border?").to_dict()
     assert data["refused"] and data["short_answer"] is None
+
+
+def test_a_question_about_a_thing_no_passage_mentions_is_refused(desk):
+    assert desk.answer("In which Geneva hotel did Blinken and Lavrov meet?").refused

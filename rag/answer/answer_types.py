@@ -200,6 +200,8 @@ def _name_span(sentence: str, start: int, end: int) -> tuple[int, int] | None:
     if text.isupper() and len(text) > 5 and " " in text:
         return None                                   # a shouted heading, not a name
     following = sentence[start + len(text):start + len(text) + 2]
+    if sentence[start - 1:start] == "(" and following[:1] == ")":
+        return None                                   # "(Reuters)": a credit, no answer
     if _DEMONYM.match(text) and re.match(r"\s[a-z]", following):
         return None                                   # "Russian diplomats": an adjective
     if text.split()[-1].lower() in _EVENT_WORDS or (text.isupper() and len(text) <= 3
@@ -242,6 +244,34 @@ def words_of(text: str) -> set[str]:
     text = re.sub(r"\b([A-Za-z])\.(?=[A-Za-z]\.)", r"\1", text).replace("’", "'").lower()
     text = re.sub(r"\b([a-z])\.", r"\1", text)
     return {re.sub(r"'s$", "", w) for w in _WORD.findall(text)}
+
+
+_NOUN_RUN_STOPS = {"in", "on", "at", "for", "to", "from", "by", "with", "about", "near", "that",
+                   "who", "won", "wins", "win", "and", "or", "did", "does", "do", "say", "said"}
+_GENERIC_NOUNS = _DATE_NOUNS | _NUMBER_NOUNS | {"name", "title", "kind", "type", "thing",
+                                                "things", "one", "ones", "happened"}
+
+
+def asked_noun(question: str) -> str | None:
+    """The noun a which/what question asks about ("In which Geneva hotel ..." → "hotel",
+    "what was its outcome" → "outcome"); None for generic nouns (name, date, year ...)."""
+    words = _WORD.findall(question.lower().replace("’", "'"))
+    for i, word in enumerate(words):
+        if word in ("which", "what"):
+            rest = words[i + 1:]
+            while rest and rest[0] in _AUXILIARIES:
+                rest = rest[1:]
+            head = []
+            for w in rest:
+                if w in _VERB_AFTER_WH or w in _AUXILIARIES or w in _NOUN_RUN_STOPS \
+                        or (w.endswith("ed") and len(w) > 4):
+                    break
+                head.append(w)
+            noun = head[-1] if head else None
+            if noun is None or any(ch.isdigit() for ch in noun) or noun in _GENERIC_NOUNS:
+                return None
+            return noun
+    return None
 
 
 def named_words(question: str) -> tuple[set[str], set[str]]:

@@ -22,7 +22,7 @@ from rag.errors import NewsdeskError
 from rag.records import Passage, Span
 from rag.text import content_terms, safe_text, split_sentences, strip_markers
 from rag.answer.answer_types import (NAME, PLACE, Candidate as AnswerCandidate, answer_type,
-                                     candidates, fits, is_new, named_words,
+                                     asked_noun, candidates, fits, is_new, named_words,
                                      strength, words_of)
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
@@ -183,8 +183,9 @@ class ExtractiveGenerator:
 
         numbers, names = named_words(question)
         everywhere = set().union(*(words_of(p.text + " " + p.title) for p in passages))
-        if not names <= everywhere:     # the question names what no passage mentions
-            return Draft(REFUSAL_SENTINEL, refused=True)
+        noun = asked_noun(question)
+        if not names <= everywhere or (noun and not {noun, noun.rstrip("s"), noun + "s"} & everywhere):
+            return Draft(REFUSAL_SENTINEL, refused=True)   # it names what no passage mentions
         passage_terms = {p.n: content_terms(p.text) for p in passages}
         passage_words = {p.n: words_of(p.text) for p in passages}
         for s in sentences:
@@ -226,7 +227,7 @@ class ExtractiveGenerator:
         chosen.sort(key=lambda s: (not holds(s), s.passage.doc_id != best.passage.doc_id,
                                    s.span.start))
         body = " ".join(f"{strip_markers(s.span.text)} [{s.passage.n}]" for s in chosen)
-        if short is None or strip_markers(short.text) != short.text:
+        if short is None or "[" in short.text or "]" in short.text:
             return Draft(body)
         return Draft(f"{short.text} — {body}", short_answer=short, short_n=best.passage.n)
 

@@ -7,6 +7,7 @@ generator) and shared by the CLI, the chat page and the eval harness, all of whi
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
@@ -19,6 +20,7 @@ from rag.records import Citation, Filters, Passage
 from rag.search.retriever import Retrieval, Retriever
 from rag.search.steps import Query
 
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
 
 
@@ -93,6 +95,7 @@ def clean_question(question: str, max_chars: int) -> str:
     """The question with control characters and surplus whitespace removed, or QuestionError."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
+    question = _ANSI_ESCAPE.sub(" ", question)  # a terminal colour code is no part of the question
     cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
     if not cleaned:
         raise QuestionError("the question is empty: type a question about the articles")
