@@ -106,3 +106,8 @@ def test_a_refused_answer_has_no_short_answer(desk):
 
 def test_a_question_about_a_thing_no_passage_mentions_is_refused(desk):
     assert desk.answer("In which Geneva hotel did Blinken and Lavrov meet?").refused
+
+
+def test_a_which_question_gets_the_whole_list_with_its_noun(desk):
+    answer = desk.answer("Which officials did Blinken meet in Berlin on Thursday?")
+    assert answer.short_answer.text == "German, French and British officials"

@@ -301,13 +301,16 @@ def is_new(candidate: Candidate, question_words: set[str]) -> bool:
 
 
 def strength(candidate: Candidate) -> float:
-    """How specific a candidate is: a full date (day, month, year) or an amount with its
-    unit counts fully, a bare year or weekday half."""
+    """How specific a candidate is: a full date (day, month, year), an amount or a
+    full name count fully; a month and day, or a one-word name, three quarters; a bare
+    year or weekday half."""
     if candidate.kind == DATE:
         has_year = bool(re.search(_YEAR, candidate.text))
         has_day = bool(re.search(rf"{_MONTH}\.?\s+\d|\d\s+(?:of\s+)?{_MONTH}", candidate.text))
         return 1.0 if has_year and has_day else 0.75 if has_day or (
             has_year and re.search(_MONTH, candidate.text)) else 0.5
+    if candidate.kind == NAME:
+        return 1.0 if " " in candidate.text else 0.75    # "Antony Blinken" over "Russia"
     return 1.0
 
 

@@ -43,8 +43,6 @@ _CLAUSE_END = re.compile(r"[,;:.!?()–—]|”|\b(?:but|while|which|who|because
 _LEAD_WORDS = re.compile(r"^(?:[\s,]|\b(?:as|is|was|were|are|be|been|to|that|of|include|"
                          r"includes|included|would|could|will|had|has|have|"
                          r"there|it|he|she|they|said|says)\b)+", re.IGNORECASE)
-_FUNCTION_WORDS = {"a", "an", "the", "of", "to", "in", "on", "at", "and", "or", "that", "is",
-                   "was", "be", "it", "he", "she", "they", "for", "with", "by", "as"}
 MAX_PHRASE_WORDS = 14
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|but|also|so|what about|how about)\b|\b(?:he|she|it|they|them|him|her|his|its|"
@@ -210,6 +208,8 @@ class ExtractiveGenerator:
         best_own = weight(best.terms)
         chosen = [best]
         short = self._answer(best, wanted) if wanted_type else _phrase_after(best.span, wanted)
+        if short is not None and noun and best.span.start <= short.start:
+            short = _with_noun(best.span, short, noun)
         if short is not None and short.start < best.span.start and best.antecedent:
             chosen.append(_Sentence(best.passage, best.antecedent[1], set(), set()))
         else:
@@ -285,10 +285,22 @@ def _rank(candidate: AnswerCandidate, answers: list[AnswerCandidate],
     return rank
 
 
+def _with_noun(sentence: Span, short: Span, noun: str) -> Span:
+    """The short answer with the rest of its list and the noun the question asks about
+    ("German" → "German, French and British officials" for "Which officials ...")."""
+    rest = sentence.text[short.end - sentence.start:]
+    more = re.match(rf"(?:,\s*[A-Z][\w’'\-]*)*(?:,?\s+(?:and|or)\s+[A-Z][\w’'\-]*)?\s+"
+                    rf"{re.escape(noun.rstrip('s'))}s?\b", rest)
+    if not more:
+        return short
+    end = short.end + more.end()
+    return Span(short.start, end, sentence.text[short.start - sentence.start:end - sentence.start])
+
+
 def _phrase_after(span: Span, wanted: set[str]) -> Span | None:
     """An untyped question's short answer: a short quotation the question does not hold,
-    else the clause after the sentence's last question word (leading function words
-    dropped), at most MAX_PHRASE_WORDS words; in article offsets."""
+    else the clause after the last question word that is followed by new words (leading
+    function words dropped), at most MAX_PHRASE_WORDS words; in article offsets."""
     text = span.text
     positions = _term_positions(text, wanted)
     if not positions:
@@ -300,22 +312,19 @@ def _phrase_after(span: Span, wanted: set[str]) -> Span | None:
         if right_after and 1 <= len(words) <= MAX_PHRASE_WORDS and not {
                 _STEMMER.stemWord(w.lower()) for w in words} <= wanted:
             return Span(span.start + m.start(), span.start + m.end(), m.group())
-    start = positions[-1][1]
-    clause = _CLAUSE_END.search(text, start)
-    end = clause.start() if clause else len(text)
-    piece = text[start:end]
-    lead = _LEAD_WORDS.match(piece)
-    begin = start + (lead.end() if lead else 0)
-    words = list(_WORDS.finditer(text, begin, end))
-    if not words or not any(_STEMMER.stemWord(w.group().lower()) not in wanted
-                            and w.group().lower() not in _FUNCTION_WORDS for w in words):
-        return None
-    words = words[:MAX_PHRASE_WORDS]
-    stop = words[-1].end()
-    if text[stop:stop + 1] in "”’\"'" and text[begin - 1:begin] in "“‘\"'":
-        begin -= 1
-        stop += 1
-    return Span(span.start + begin, span.start + stop, text[begin:stop])
+    for _, start in reversed(positions):   # the clause after the last question word that says more
+        clause = _CLAUSE_END.search(text, start)
+        end = clause.start() if clause else len(text)
+        lead = _LEAD_WORDS.match(text[start:end])
+        begin = start + (lead.end() if lead else 0)
+        words = list(_WORDS.finditer(text, begin, end))
+        if not words or not content_terms(text[begin:words[-1].end()]) - wanted:
+            continue                       # nothing the question does not already say
+        stop = words[:MAX_PHRASE_WORDS][-1].end()
+        if text[stop:stop + 1] in "”’\"'" and text[begin - 1:begin] in "“‘\"'":
+            begin, stop = begin - 1, stop + 1
+        return Span(span.start + begin, span.start + stop, text[begin:stop])
+    return None
 
 
 def _read_prompt(name: str) -> str:
