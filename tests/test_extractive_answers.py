@@ -111,3 +111,15 @@ def test_a_question_about_a_thing_no_passage_mentions_is_refused(desk):
 def test_a_which_question_gets_the_whole_list_with_its_noun(desk):
     answer = desk.answer("Which officials did Blinken meet in Berlin on Thursday?")
     assert answer.short_answer.text == "German, French and British officials"
+
+
+def test_the_side_that_was_beaten_is_not_the_winner():
+    passage = _passage("Daniil Medvedev defeated Novak Djokovic in the final to win the men's "
+                       "singles title in 2021.")
+    assert _short(GENERATOR.generate("Who won the men's singles title in 2021?", [passage])) \
+        == "Daniil Medvedev"
+
+
+def test_a_why_question_is_answered_with_the_purpose_clause(desk):
+    answer = desk.answer("Why did Blinken sweep across Europe ahead of Friday’s meeting?")
+    assert answer.short_answer.text.startswith("in an attempt to bolster U.S. allies’ pledges")

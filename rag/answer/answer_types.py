@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from dateutil import parser as date_parser
 
+from rag.text import content_terms
+
 NAME, DATE, NUMBER, MONEY, PLACE = "name", "date", "number", "money", "place"
 # the candidate kinds that answer each question type
 ACCEPTS = {NAME: {NAME, PLACE}, DATE: {DATE}, NUMBER: {NUMBER, MONEY}, MONEY: {MONEY, NUMBER},
@@ -200,6 +202,8 @@ def _name_span(sentence: str, start: int, end: int) -> tuple[int, int] | None:
     if text.isupper() and len(text) > 5 and " " in text:
         return None                                   # a shouted heading, not a name
     following = sentence[start + len(text):start + len(text) + 2]
+    if " " not in text and not content_terms(text):
+        return None                                   # "Against all odds": a stop word
     if sentence[start - 1:start] == "(" and following[:1] == ")":
         return None                                   # "(Reuters)": a credit, no answer
     if _DEMONYM.match(text) and re.match(r"\s[a-z]", following):

@@ -38,12 +38,16 @@ _PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b|\b(?:he|she|they)
 _WORDS = re.compile(r"\w+(?:[’'\-]\w+)*")
 _STEMMER = Stemmer.Stemmer("english")   # the stemmer rag.text's tokens use
 _QUOTATION = re.compile(r"“([^”]{2,80})”|\"([^\"]{2,80})\"")
-_CLAUSE_END = re.compile(r"[,;:.!?()–—]|”|\b(?:but|while|which|who|because|after|"
+_CLAUSE_END = re.compile(r"[,;:!?()–—]|(?<![A-Z])\.(?=\s|$)|”|\b(?:but|while|which|who|because|after|"
                          r"before|when|once|if|adding|saying|said)\b")
 _LEAD_WORDS = re.compile(r"^(?:[\s,]|\b(?:as|is|was|were|are|be|been|to|that|of|include|"
                          r"includes|included|would|could|will|had|has|have|"
-                         r"there|it|he|she|they|said|says)\b)+", re.IGNORECASE)
+                         r"there|it|he|she|they|said|says|and|but|or)\b)+", re.IGNORECASE)
+_PURPOSE = re.compile(r"\b(?:because|in (?:an )?(?:attempt|effort|bid|order) to|so that|"
+                      r"to (?=[a-z]))", re.IGNORECASE)
 MAX_PHRASE_WORDS = 14
+_BEATEN = re.compile(r"\b(?:defeat\w*|beat\w*|against|over|versus|vs\.?|before|ahead of)\s+(?:\w+\s+)?$",
+                     re.IGNORECASE)
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|but|also|so|what about|how about)\b|\b(?:he|she|it|they|them|him|her|his|its|"
     r"their|this|that|these|those|there|then)\b", re.IGNORECASE)
@@ -207,7 +211,8 @@ class ExtractiveGenerator:
         best = supported[0]
         best_own = weight(best.terms)
         chosen = [best]
-        short = self._answer(best, wanted) if wanted_type else _phrase_after(best.span, wanted)
+        short = self._answer(best, wanted) if wanted_type else _phrase_after(
+            best.span, wanted, why=bool(re.match(r"\W*why\b", question, re.IGNORECASE)))
         if short is not None and noun and best.span.start <= short.start:
             short = _with_noun(best.span, short, noun)
         if short is not None and short.start < best.span.start and best.antecedent:
@@ -238,7 +243,7 @@ class ExtractiveGenerator:
         stands for (a name in the article, named just before)."""
         if s.answers:
             positions = _term_positions(s.span.text, wanted)
-            best = min(s.answers, key=lambda c: (_rank(c, s.answers, positions, s.wanted_type), c.start))
+            best = min(s.answers, key=lambda c: (_rank(c, s.answers, positions, s.wanted_type, s.span.text), c.start))
             return Span(s.span.start + best.start, s.span.start + best.end, best.text)
         if s.antecedent is not None and s.antecedent[0].text.lower() not in s.span.text.lower():
             return s.antecedent[0]
@@ -248,7 +253,7 @@ class ExtractiveGenerator:
         if not s.answers:
             return 0.0
         positions = _term_positions(s.span.text, wanted)
-        return max(strength(c) / (1 + max(_rank(c, s.answers, positions, s.wanted_type), 0) / 8)
+        return max(strength(c) / (1 + max(_rank(c, s.answers, positions, s.wanted_type, s.span.text), 0) / 8)
                    for c in s.answers)
 
     def stream(self, question: str, passages: list[Passage]) -> Generator[str, None, Draft]:
@@ -273,10 +278,12 @@ def _distance(candidate: AnswerCandidate, positions: list[tuple[int, int]]) -> f
 
 
 def _rank(candidate: AnswerCandidate, answers: list[AnswerCandidate],
-          positions: list[tuple[int, int]], wanted: str | None) -> float:
+          positions: list[tuple[int, int]], wanted: str | None, sentence: str) -> float:
     """Lower is better: words to the nearest question word, less for specific candidates,
     more for a place when a name is wanted."""
     rank = _distance(candidate, positions) - 2 * strength(candidate)
+    if wanted == NAME and _BEATEN.search(sentence[max(0, candidate.start - 14):candidate.start]):
+        rank += 6                         # "defeating Croatia": the other side, not the subject
     kinds = {c.kind for c in answers}
     if wanted == NAME and candidate.kind == PLACE and NAME in kinds:
         rank += 2
@@ -297,7 +304,7 @@ def _with_noun(sentence: Span, short: Span, noun: str) -> Span:
     return Span(short.start, end, sentence.text[short.start - sentence.start:end - sentence.start])
 
 
-def _phrase_after(span: Span, wanted: set[str]) -> Span | None:
+def _phrase_after(span: Span, wanted: set[str], why: bool = False) -> Span | None:
     """An untyped question's short answer: a short quotation the question does not hold,
     else the clause after the last question word that is followed by new words (leading
     function words dropped), at most MAX_PHRASE_WORDS words; in article offsets."""
@@ -305,6 +312,15 @@ def _phrase_after(span: Span, wanted: set[str]) -> Span | None:
     positions = _term_positions(text, wanted)
     if not positions:
         return None
+    if why:   # a reason or a purpose: "in an attempt to bolster ...", "because ..."
+        reason = _PURPOSE.search(text, positions[0][1])
+        if reason:
+            stop = _CLAUSE_END.search(text, reason.end())
+            stop = stop.start() if stop else len(text)
+            words = list(_WORDS.finditer(text, reason.start(), stop))[:MAX_PHRASE_WORDS]
+            if words:
+                return Span(span.start + reason.start(), span.start + words[-1].end(),
+                            text[reason.start():words[-1].end()])
     for m in _QUOTATION.finditer(text):
         inner = m.group(1) or m.group(2)
         words = _WORDS.findall(inner)
@@ -323,6 +339,8 @@ def _phrase_after(span: Span, wanted: set[str]) -> Span | None:
         stop = words[:MAX_PHRASE_WORDS][-1].end()
         if text[stop:stop + 1] in "”’\"'" and text[begin - 1:begin] in "“‘\"'":
             begin, stop = begin - 1, stop + 1
+        elif text[begin:stop].count("“") > text[begin:stop].count("”") and text[stop:stop + 1] == "”":
+            stop += 1                       # close the quotation the phrase opened
         return Span(span.start + begin, span.start + stop, text[begin:stop])
     return None
 
