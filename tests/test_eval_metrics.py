@@ -193,3 +193,13 @@ def test_calibration_holds_out_even_numbered_questions_keeping_rgb_twins_togethe
 
     assert held_out("seed-002") and not held_out("seed-003")
     assert held_out("rgb-4") and held_out("rgb-4-u") and not held_out("rgb-5-u")
+
+
+def test_select_part_splits_a_dataset_into_calibration_and_held_out_questions():
+    from eval.datasets import EvalRecord, select_part
+
+    records = [EvalRecord(id=f"q-{i}", question="?", reference_answer="", answerable=True,
+                          evidence=[]) for i in range(4)]
+    assert [r.id for r in select_part(records, "held-out")] == ["q-0", "q-2"]
+    assert [r.id for r in select_part(records, "calibration")] == ["q-1", "q-3"]
+    assert select_part(records, "all") == records
