@@ -36,6 +36,11 @@ def _err(message: str) -> None:
 @click.option("--top-k", type=click.IntRange(0, 50), help="Passages given to the generator.")
 @click.option("--limit", type=click.IntRange(1), metavar="N",
               help="Only the first N questions (for RGB the corpus shrinks to their snippets).")
+@click.option("--part", type=click.Choice(["all", "calibration", "held-out"]), default="all",
+              show_default=True,
+              help="Only the questions `python -m eval.calibrate` fits the refusal thresholds "
+                   "on, or only those it holds out (even-numbered ids), to report on unseen "
+                   "questions.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               default=REPORTS_DIR, show_default="eval/reports",
               help="Where <run>.json, the Markdown report and the PNG plot go.")
@@ -58,7 +63,7 @@ def _err(message: str) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def eval_command(ctx: click.Context, dataset: str, gate: bool, generators: tuple[str, ...],
-                 top_k: int | None, limit: int | None, report_dir: Path, judge: bool,
+                 top_k: int | None, limit: int | None, part: str, report_dir: Path, judge: bool,
                  reuse_store: bool, corpus: Path | None, work_dir: Path, thresholds_path: Path,
                  no_plot: bool, quiet: bool) -> None:
     """Ask the reference questions, score the answers, write reports; --gate checks the bars.
@@ -70,6 +75,7 @@ def eval_command(ctx: click.Context, dataset: str, gate: bool, generators: tuple
     accuracy on unanswerable questions and false-refusal rate on answerable ones; p50
     and p95 latency per stage. Reports go to --report-dir.
     """
+    from eval.datasets import select_part
     from eval.gate import check, load_thresholds
     from eval.harness import eval_settings, evaluate, plan_dataset, prepare
     from eval.report import label, terminal_report, write_reports
@@ -80,6 +86,7 @@ def eval_command(ctx: click.Context, dataset: str, gate: bool, generators: tuple
     progress = not quiet
     base = load_settings(config_file, profile).settings
     plan = plan_dataset(dataset, base, work_dir, limit, corpus)
+    plan.records = select_part(plan.records, part)
     if reuse_store and plan.rgb:
         raise click.UsageError("--reuse-store does not apply to RGB, which always uses its own "
                                "collection")

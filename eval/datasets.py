@@ -8,6 +8,7 @@ verifies that every evidence string occurs in the articles it should come from.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -20,7 +21,7 @@ DATED_PATH = DATASETS_DIR / "dated.jsonl"      # time-dependent questions over i
 DATED_CORPUS = DATASETS_DIR / "dated"
 REQUIRED = ("id", "question", "reference_answer", "answerable", "evidence")
 OPTIONAL = ("doc_ids", "tags", "history", "gold", "evidence_mode", "exclude_doc_ids", "notes",
-            "as_of")
+            "as_of", "short_answers")
 
 
 class DatasetError(ValueError):
@@ -43,6 +44,7 @@ class EvalRecord:
     evidence_mode: str = "all"            # "all": every string is needed; "any": one suffices
     exclude_doc_ids: list[str] = field(default_factory=list)  # hidden from retrieval
     as_of: str | None = None              # YYYY-MM-DD: ask as if on this date
+    short_answers: list[str] = field(default_factory=list)  # accepted short answers (SQuAD-style)
 
     @property
     def kind(self) -> str:
@@ -112,7 +114,8 @@ def parse_record(data: Any, where: str) -> EvalRecord:
         history=[{"role": t["role"], "content": t["content"]} for t in history],
         gold=gold, evidence_mode=mode,
         exclude_doc_ids=_string_list(data.get("exclude_doc_ids", []), where, "exclude_doc_ids"),
-        as_of=as_of)
+        as_of=as_of,
+        short_answers=_string_list(data.get("short_answers", []), where, "short_answers"))
 
 
 def load_jsonl(path: str | Path) -> list[EvalRecord]:
@@ -153,10 +156,27 @@ def write_jsonl(records: Iterable[EvalRecord], path: Path) -> None:
                                     "answerable": r.answerable, "evidence": r.evidence}
             for name, default in (("doc_ids", []), ("tags", []), ("history", []), ("gold", None),
                                   ("evidence_mode", "all"), ("exclude_doc_ids", []),
-                                  ("as_of", None)):
+                                  ("as_of", None), ("short_answers", [])):
                 if getattr(r, name) != default:
                     data[name] = getattr(r, name)
             handle.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def held_out(record_id: str) -> bool:
+    """Whether a question belongs to the held-out part (kept out of `eval.calibrate`'s
+    fitting): the first number in its id is even (seed-002; RGB's answerable and
+    unanswerable twins rgb-4 and rgb-4-u share it, so they stay together)."""
+    number = re.search(r"\d+", record_id)
+    return number is not None and int(number.group()) % 2 == 0
+
+
+def select_part(records: Sequence[EvalRecord], part: str) -> list[EvalRecord]:
+    """The records of one part: "all", "calibration" or "held-out"."""
+    if part not in ("all", "calibration", "held-out"):
+        raise DatasetError(f"part must be all, calibration or held-out, not {part!r}")
+    if part == "all":
+        return list(records)
+    return [r for r in records if held_out(r.id) == (part == "held-out")]
 
 
 def metadata_header(title: str | None, date: str | None, source: str | None) -> str:

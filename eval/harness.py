@@ -10,14 +10,18 @@ Per-question scoring (all deterministic):
 - a retrieved passage is *relevant* when it comes from one of the record's doc_ids (any
   article if none are given) and contains an evidence string in its text or metadata
   header (title/date/source); hit@k, reciprocal rank and evidence recall follow;
-- EM and token F1 compare the answer (citation markers removed) with the reference;
-  answer accuracy applies RGB's contains-gold rule where a record has `gold`;
+- EM and token F1 compare the short answer (the answer's `short_answer`, else the whole
+  answer without markers) with the record's short answers and its reference answer (the
+  best match counts; SQuAD rules); `answer_f1` scores the whole answer against the
+  reference; answer accuracy applies RGB's contains-gold rule where a record has `gold`;
 - citation precision: share of citations whose cited passage is relevant; citation
   recall: share of the evidence (or, with evidence_mode "any", whether any of it) found
   in the cited passages; both over answers that were given, not refusals;
 - quote validity: share of citations whose quote equals the article text at its offsets;
-- faithfulness: share of answer sentences whose content words are at least half found in
-  the passages the sentence cites (`rag.citations.support`, stemmed, stop words out);
+- faithfulness: share of answer sentences backed word-for-word by the passages they cite
+  (`eval.metrics.verbatim_faithfulness`: the sentence verbatim, or 80% of its word
+  trigrams, with its own unstemmed tokenisation — independent of the answerer's
+  `rag.text.support`); the short answer must occur verbatim in the passage it names;
 - refusal: refusal accuracy on unanswerable records, false-refusal rate on answerable ones.
 """
 
@@ -37,7 +41,6 @@ from eval.datasets import DATED_CORPUS, DATED_PATH, SEED_PATH, DatasetError, Eva
 from rag.config import Settings
 
 DEFAULT_WORK_DIR = Path(".newsdesk/eval")
-FAITHFUL_MIN_SUPPORT = 0.5
 STAGES = ("condense", "retrieve", "generate", "check", "total")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d{1,3}\][\s.,;:!?]*)+")
@@ -158,8 +161,6 @@ def _sentences_with_citations(answer_text: str, passages: dict[int, Any]) -> lis
 
 def score_answer(record: EvalRecord, answer: Any, articles: dict[str, Any], k: int) -> dict[str, Any]:
     """Per-question scores for one `Answer` (see the module docstring)."""
-    from rag.text import support
-
     scores: dict[str, Any] = {"refused": answer.refused,
                               "decision_correct": answer.refused != record.answerable}
     passages = answer.passages
@@ -172,9 +173,14 @@ def score_answer(record: EvalRecord, answer: Any, articles: dict[str, Any], k: i
                  for t in _passage_texts(p)]
         scores["evidence_recall"] = M.evidence_recall(record.evidence, texts, record.evidence_mode)
     text = M.strip_markers(answer.answer) if not answer.refused else ""
+    short = getattr(answer, "short_answer", None)
+    references = [r for r in [*record.short_answers, record.reference_answer] if r]
+    if record.answerable and references:
+        predicted = short.text if short is not None and not answer.refused else text
+        scores["em"] = M.exact_match(predicted, references)
+        scores["f1"] = M.token_f1(predicted, references)
     if record.answerable and record.reference_answer:
-        scores["em"] = M.exact_match(text, record.reference_answer)
-        scores["f1"] = M.token_f1(text, record.reference_answer)
+        scores["answer_f1"] = M.token_f1(text, record.reference_answer)
     if record.answerable and record.gold is not None:
         scores["answer_accuracy"] = float(not answer.refused and M.contains_gold(text, record.gold))
     if not answer.refused:
@@ -195,8 +201,13 @@ def score_answer(record: EvalRecord, answer: Any, articles: dict[str, Any], k: i
                 not record.doc_ids or p.doc_id in record.doc_ids) for t in _passage_texts(p)]
             scores["citation_recall"] = M.evidence_recall(record.evidence, cited_texts,
                                                           record.evidence_mode)
-        scores["faithfulness"] = M.faithfulness(
-            _sentences_with_citations(answer.answer, by_n), support, FAITHFUL_MIN_SUPPORT)
+        body = answer.answer
+        sentences = []
+        if short is not None and body.startswith(short.text):
+            body = body[len(short.text):].lstrip(" —–-:")
+            sentences.append((short.text, [by_n[short.n].text] if short.n in by_n else []))
+        sentences += _sentences_with_citations(body, by_n)
+        scores["faithfulness"] = M.verbatim_faithfulness(sentences)
     return scores
 
 
@@ -209,6 +220,7 @@ class QuestionResult:
     tags: list[str]
     answerable: bool
     answer: str = ""
+    short_answer: dict[str, Any] | None = None
     refused: bool = True
     citations: list[dict[str, Any]] = field(default_factory=list)
     passages: list[dict[str, Any]] = field(default_factory=list)
@@ -222,6 +234,7 @@ class QuestionResult:
 def _trim(answer: Any, record: EvalRecord) -> dict[str, Any]:
     data = answer.to_dict()
     return {"answer": data["answer"], "refused": data["refused"], "citations": data["citations"],
+            "short_answer": data.get("short_answer"),
             "passages": [{k: p[k] for k in ("n", "doc_id", "chunk_id", "score", "dense_similarity")}
                          | {"relevant": _passage_relevant(raw, record),
                             "text": p["text"][:300]}
@@ -302,7 +315,7 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
     unanswerable = [r for r in results if not r.answerable]
     out: dict[str, Any] = {"questions": len(results), "answerable": len(answerable),
                            "unanswerable": len(unanswerable)}
-    for key in ("hit_at_k", "mrr", "evidence_recall", "em", "f1", "answer_accuracy",
+    for key in ("hit_at_k", "mrr", "evidence_recall", "em", "f1", "answer_f1", "answer_accuracy",
                 "citation_precision", "citation_recall", "faithfulness", "decision_correct"):
         out[key if key != "decision_correct" else "decision_accuracy"] = M.mean(_collect(results, key))
     checked = sum(r.scores.get("quotes_checked", 0) for r in results)

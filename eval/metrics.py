@@ -168,6 +168,48 @@ def faithfulness(sentences: Sequence[tuple[str, Sequence[str]]],
     return share(flags)
 
 
+_PLAIN_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def plain_words(text: str) -> list[str]:
+    """Words as written (typography folded, lower case), no stemming, stop words kept: a
+    tokenisation of its own, unlike the answerer's (stemmed, stop words dropped)."""
+    return _PLAIN_WORD.findall(fold_typography(text).lower())
+
+
+def quote_faithful(claim: str, cited_texts: Sequence[str], n: int = 3,
+                   min_share: float = 0.8) -> bool:
+    """Whether a claim is backed by the texts it cites, word order included: the claim's
+    words occur verbatim (as one run) in a cited text, or at least `min_share` of its word
+    n-grams do. A claim shorter than n words must occur verbatim."""
+    words = plain_words(claim)
+    if not words or not cited_texts:
+        return False
+    sources = [" " + " ".join(plain_words(t)) + " " for t in cited_texts]
+    if any(f" {' '.join(words)} " in source for source in sources):
+        return True
+    if len(words) < n:
+        return False
+    grams = [" " + " ".join(words[i:i + n]) + " " for i in range(len(words) - n + 1)]
+    found = sum(any(g in source for source in sources) for g in grams)
+    return found / len(grams) >= min_share
+
+
+def verbatim_faithfulness(sentences: Sequence[tuple[str, Sequence[str]]], n: int = 3,
+                          min_share: float = 0.8) -> float | None:
+    """Share of answer sentences backed word-for-word by the passages they cite
+    (`quote_faithful`); a sentence that cites nothing is unfaithful. None when empty.
+
+    Independent of the answerer's `support()` (stemmed bag of words, half needed): this
+    one keeps word order and stop words, so it catches a sentence that reuses a passage's
+    words to say something else ("Lavrov said Blinken would understand" from "Blinken
+    said Lavrov would understand" fails: the trigrams differ), a claim cited to the wrong
+    passage, and any word the answer invented. It cannot judge meaning: a faithful
+    paraphrase by a model scores low, and a verbatim sentence quoted out of context (an
+    answer to another question) scores high."""
+    return share([quote_faithful(claim, texts, n, min_share) for claim, texts in sentences])
+
+
 # --- refusal ----------------------------------------------------------------
 
 def refusal_accuracy(refused_on_unanswerable: Sequence[bool]) -> float | None:

@@ -109,6 +109,8 @@ def _filters(date_from: str | None, date_to: str | None, sources: tuple[str, ...
 
 
 def _print_answer(answer) -> None:
+    if answer.short_answer:
+        click.echo(f"Answer: {answer.short_answer.text} [{answer.short_answer.n}]")
     click.echo(answer.answer)
     for c in answer.citations:
         meta = ", ".join(v for v in (c.date, c.source) if v)

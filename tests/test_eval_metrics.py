@@ -127,6 +127,37 @@ def test_faithfulness_counts_sentences_whose_cited_passages_support_them():
     assert M.faithfulness([], overlap) is None
 
 
+PASSAGE = ("Blinken said Lavrov would understand once Moscow received a written response "
+           "to its tough security demands from the United States.")
+
+
+def test_verbatim_faithfulness_accepts_a_quote_of_the_cited_passage():
+    assert M.quote_faithful("Blinken said Lavrov would understand once Moscow received a "
+                            "written response", [PASSAGE])
+
+
+def test_verbatim_faithfulness_catches_a_sentence_that_reorders_the_passage_words():
+    # every content word is in the passage (the answerer's own support() gives 1.0) ...
+    unfaithful = "Lavrov said Blinken would understand once the United States received demands."
+    from rag.text import support
+    assert support(unfaithful, PASSAGE) == 1.0
+    # ... but the claim says the opposite, and its word trigrams are not the passage's
+    assert not M.quote_faithful(unfaithful, [PASSAGE])
+    assert M.verbatim_faithfulness([(unfaithful, [PASSAGE]),
+                                    ("a written response", [PASSAGE])]) == 0.5
+
+
+def test_verbatim_faithfulness_fails_claims_citing_nothing_or_the_wrong_passage():
+    assert not M.quote_faithful("a written response", [])
+    assert not M.quote_faithful("a written response", ["Blinken was in Kiev on Wednesday."])
+    assert M.verbatim_faithfulness([]) is None
+
+
+def test_verbatim_faithfulness_ignores_case_quote_style_and_spacing():
+    assert M.quote_faithful("He called the talks \"frank and  substantial\"",
+                            ["He called the talks “frank and substantial” and left."])
+
+
 def test_refusal_accuracy_and_false_refusal_rate():
     assert M.refusal_accuracy([True, True, False, True]) == 0.75
     assert M.false_refusal_rate([False, False, False, True]) == 0.25
@@ -155,3 +186,20 @@ def test_percentile_agrees_with_numpy():
 def test_mean_skips_missing_values():
     assert M.mean([1.0, None, 0.0]) == 0.5
     assert M.mean([None]) is None
+
+
+def test_calibration_holds_out_even_numbered_questions_keeping_rgb_twins_together():
+    from eval.calibrate import held_out
+
+    assert held_out("seed-002") and not held_out("seed-003")
+    assert held_out("rgb-4") and held_out("rgb-4-u") and not held_out("rgb-5-u")
+
+
+def test_select_part_splits_a_dataset_into_calibration_and_held_out_questions():
+    from eval.datasets import EvalRecord, select_part
+
+    records = [EvalRecord(id=f"q-{i}", question="?", reference_answer="", answerable=True,
+                          evidence=[]) for i in range(4)]
+    assert [r.id for r in select_part(records, "held-out")] == ["q-0", "q-2"]
+    assert [r.id for r in select_part(records, "calibration")] == ["q-1", "q-3"]
+    assert select_part(records, "all") == records

@@ -164,7 +164,13 @@ def test_on_topic_instructions_and_markers_leave_citations_pointing_at_their_sou
     check_contract(answer, corpus)
     assert "[7]" not in answer.answer
     texts = {a.doc_id: a.text for p in corpus.iterdir() for a in load_file(p, p.stem)}
-    for sentence in re.split(r"(?<=\])\s+", answer.answer):
+    body = answer.answer
+    if answer.short_answer:  # the answer leads with a span of a cited passage, then " — "
+        short = answer.short_answer
+        cited = next(p for p in answer.passages if p.n == short.n)
+        assert short.text in strip_markers(cited.text) and body.startswith(short.text + " — ")
+        body = body[len(short.text + " — "):]
+    for sentence in re.split(r"(?<=\])\s+", body):
         numbers = {int(n) for n in re.findall(r"\[(\d+)\]", sentence)}
         quoted = re.sub(r"\s*\[\d+\]", "", sentence).strip()
         sources = {p.n for p in answer.passages if quoted and quoted in strip_markers(p.text)}

@@ -23,11 +23,41 @@ from rag.search.steps import Query
 from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, plan_time,
                              topic_question)
 
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
 
 
 class QuestionError(NewsdeskError, ValueError):
     """The question cannot be asked as it is; the message says why."""
+
+
+@dataclass
+class ShortAnswer:
+    """The words that answer the question: `text == article_text[start:end]`, inside a
+    sentence cited as passage `n`, and the answer's first words."""
+
+    text: str
+    n: int
+    start: int
+    end: int
+
+
+def check_short_answer(draft: Draft, answer_text: str, citations: list[Citation],
+                       passages: list[Passage]) -> ShortAnswer | None:
+    """The draft's short answer when it checks out like a citation: the passage was given
+    to the generator, holds the text at its offsets, one of the answer's citations of that
+    passage quotes a sentence containing it, and the answer leads with it; else None."""
+    span = draft.short_answer
+    passage = next((p for p in passages if p.n == draft.short_n), None)
+    if span is None or passage is None or not span.text.strip():
+        return None
+    local = span.start - passage.start
+    if passage.text[local:local + len(span.text)] != span.text or span.end - span.start != len(span.text):
+        return None
+    quoted = any(c.n == passage.n and c.start <= span.start and span.end <= c.end for c in citations)
+    if not quoted or not answer_text.startswith(span.text):
+        return None
+    return ShortAnswer(span.text, passage.n, span.start, span.end)
 
 
 @dataclass
@@ -46,6 +76,7 @@ class Answer:
     citation_check: dict[str, list[int]] = field(default_factory=dict)
     timings_ms: dict[str, int] = field(default_factory=dict)
     time: TimeInterpretation | None = None
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: citations with quotes and offsets, passages with scores."""
@@ -62,6 +93,7 @@ class Answer:
             "steps": self.steps,
             "time": self.time.to_dict() if self.time else None,
             "citation_check": self.citation_check, "timings_ms": self.timings_ms,
+            "short_answer": asdict(self.short_answer) if self.short_answer else None,
         }
 
 
@@ -69,6 +101,7 @@ def clean_question(question: str, max_chars: int) -> str:
     """The question with control characters and surplus whitespace removed, or QuestionError."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
+    question = _ANSI_ESCAPE.sub(" ", question)  # a terminal colour code is no part of the question
     cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
     if not cleaned:
         raise QuestionError("the question is empty: type a question about the articles")
@@ -146,6 +179,7 @@ class Newsdesk:
             answer.citation_check = {"removed": check.removed, "added": check.added}
             if text.strip():
                 answer.answer, answer.citations, answer.refused = text, citations, False
+                answer.short_answer = check_short_answer(draft, text, citations, passages)
         timings["total"] = _ms(started)
         return answer
 

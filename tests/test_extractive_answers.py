@@ -1,0 +1,125 @@
+"""The offline answerer reads what a question asks for: it picks the sentence holding a new
+candidate of that type, leads with a verbatim short answer, and refuses without evidence."""
+
+from rag.answer.generators import ExtractiveGenerator
+from rag.config import Settings
+from rag.records import Passage
+from rag.sources.files import load_file
+from tests.conftest import SEED_ARTICLE
+
+ARTICLE_TEXT = load_file(SEED_ARTICLE)[0].text
+
+
+def _passage(text: str, n: int = 1, start: int = 0, doc_id: str = "doc") -> Passage:
+    return Passage(chunk_id=f"{doc_id}-{n}", doc_id=doc_id, text=text, start=start,
+                   end=start + len(text), title="A story", date="2021-07-01", source="Wire",
+                   url=None, n=n, dense_similarity=0.9)
+
+
+GENERATOR = ExtractiveGenerator(Settings(min_term_coverage=0.3))
+TENNIS = ("The women's singles final at Wimbledon drew a big crowd in 2019. "
+          "Simona Halep won the women's singles final at Wimbledon in 2019. "
+          "Wimbledon in 2019 was praised by the women's singles players.")
+
+
+def _short(draft):
+    return draft.short_answer.text if draft.short_answer else None
+
+
+def test_a_sentence_with_a_new_name_wins_over_one_that_only_repeats_the_question():
+    draft = GENERATOR.generate("Who won the women's singles final at Wimbledon in 2019?",
+                               [_passage(TENNIS)])
+    assert not draft.refused and _short(draft) == "Simona Halep"
+    assert draft.text.startswith("Simona Halep — Simona Halep won the women's singles final")
+
+
+def test_a_when_question_is_answered_with_the_date_span():
+    passage = _passage("Nintendo makes games. Splatoon 2 was released on July 21, 2017 by "
+                       "Nintendo. Splatoon 2 was popular.")
+    draft = GENERATOR.generate("When was Splatoon 2 released?", [passage])
+    assert _short(draft) == "July 21, 2017"
+
+
+def test_a_how_much_question_is_answered_with_the_amount():
+    passage = _passage("Google bought many firms. Google acquired YouTube for $1.65 billion in "
+                       "stock. YouTube grew fast after Google acquired it.")
+    assert _short(GENERATOR.generate("How much did Google acquire YouTube for?", [passage])) \
+        == "$1.65 billion"
+
+
+def test_the_short_answer_leads_the_answer_and_sits_at_its_offsets():
+    passage = _passage(TENNIS, start=500)
+    draft = GENERATOR.generate("Who won the women's singles final at Wimbledon in 2019?", [passage])
+    span = draft.short_answer
+    assert draft.text.startswith(span.text) and draft.short_n == 1
+    assert passage.text[span.start - 500:span.end - 500] == span.text
+
+
+def test_a_pronoun_subject_is_answered_with_the_person_named_before():
+    passage = _passage("Maria Lopez chaired the panel on Monday. She said the budget would "
+                       "be cut by a third.")
+    draft = GENERATOR.generate("Who said the budget would be cut?", [passage])
+    assert _short(draft) == "Maria Lopez"
+    assert "She said the budget would be cut by a third." in draft.text  # quoted verbatim
+
+
+def test_a_typed_question_without_a_candidate_of_its_type_is_refused():
+    passage = _passage("Russia has been massing troops near the border of Ukraine for weeks. "
+                       "The troops near the border worry Ukraine.")
+    assert GENERATOR.generate("How many troops has Russia massed near the border?",
+                              [passage]).refused
+
+
+def test_a_candidate_the_question_already_names_is_no_evidence():
+    passage = _passage("Simona Halep played at Wimbledon in 2019 and spoke to the press.")
+    assert GENERATOR.generate("When did Simona Halep play at Wimbledon?",
+                              [passage]).short_answer.text == "in 2019"
+    assert GENERATOR.generate("Who played at Wimbledon, Simona Halep?", [passage]).refused
+
+
+def test_a_question_naming_what_no_passage_mentions_is_refused():
+    passage = _passage("President Blinken said the talks in Geneva were frank and substantial.")
+    assert GENERATOR.generate("What did Zelenskiy say about the talks in Geneva?",
+                              [passage]).refused
+
+
+def test_a_question_year_missing_from_the_passage_is_refused():
+    passage = _passage("Angelique Kerber won the women's singles final at Wimbledon in 2018.")
+    assert GENERATOR.generate("Who won the women's singles final at Wimbledon in 2019?",
+                              [passage]).refused
+
+
+def test_answers_carry_a_verified_short_answer_in_the_json_contract(desk):
+    data = desk.answer("Where did Blinken and Lavrov hold their talks?").to_dict()
+    short = data["short_answer"]
+    assert not data["refused"] and short["text"] == "Geneva"
+    assert ARTICLE_TEXT[short["start"]:short["end"]] == short["text"]
+    assert data["answer"].startswith(short["text"])
+    assert any(c["n"] == short["n"] and c["start"] <= short["start"] < c["end"]
+               for c in data["citations"])
+
+
+def test_a_refused_answer_has_no_short_answer(desk):
+    data = desk.answer("How many Russian troops were massed near Ukraine’s border?").to_dict()
+    assert data["refused"] and data["short_answer"] is None
+
+
+def test_a_question_about_a_thing_no_passage_mentions_is_refused(desk):
+    assert desk.answer("In which Geneva hotel did Blinken and Lavrov meet?").refused
+
+
+def test_a_which_question_gets_the_whole_list_with_its_noun(desk):
+    answer = desk.answer("Which officials did Blinken meet in Berlin on Thursday?")
+    assert answer.short_answer.text == "German, French and British officials"
+
+
+def test_the_side_that_was_beaten_is_not_the_winner():
+    passage = _passage("Daniil Medvedev defeated Novak Djokovic in the final to win the men's "
+                       "singles title in 2021.")
+    assert _short(GENERATOR.generate("Who won the men's singles title in 2021?", [passage])) \
+        == "Daniil Medvedev"
+
+
+def test_a_why_question_is_answered_with_the_purpose_clause(desk):
+    answer = desk.answer("Why did Blinken sweep across Europe ahead of Friday’s meeting?")
+    assert answer.short_answer.text.startswith("in an attempt to bolster U.S. allies’ pledges")
