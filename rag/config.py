@@ -91,6 +91,14 @@ class Settings(BaseModel):
     ui_port: int = Field(7860, ge=1, le=65535, description="Chat page port.")
     ui_auth: SecretStr | None = Field(None, description="user:password for the chat page.")
     upload_max_bytes: int = Field(2_000_000, ge=1, description="Largest article upload.")
+    ui_examples: list[str] = Field(
+        default_factory=list,
+        description="Example questions on the chat page (default: made from the newest "
+                    "articles in the store, so they never ask about an article it lacks).")
+    feedback_path: Path = Field(
+        Path(".newsdesk/feedback.jsonl"),
+        description="Where the chat page's thumbs up/down are appended (JSON Lines); "
+                    "`rag eval --from-feedback` turns it into questions to review.")
 
     @field_validator("post_retrieval", mode="before")
     @classmethod

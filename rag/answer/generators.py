@@ -30,9 +30,15 @@ _REFUSAL_PHRASES = re.compile(
 # "He called ...", "..., she said ...": the sentence speaks for the one named before it.
 _PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b|\b(?:he|she|they) (?:said|says|added|told|called|warned)\b",
                               re.IGNORECASE)
-_FOLLOW_UP = re.compile(
-    r"^\s*(?:and|but|also|so|what about|how about)\b|\b(?:he|she|it|they|them|him|her|his|its|"
-    r"their|this|that|these|those|there|then)\b", re.IGNORECASE)
+# A follow-up leans on the conversation: it opens with a connective, or it points at
+# something it does not name. "he/his/their..." are resolved by a name before them in the
+# question itself ("Where did Blinken and Lavrov hold their talks?" stands on its own);
+# "it/this/there/them/him" point back at the conversation whatever the question names.
+_CONNECTIVE = re.compile(r"^\s*(?:and|but|also|so|what about|how about)\b", re.IGNORECASE)
+_PERSON_REFERENCE = re.compile(r"\b(?:he|she|they|his|her|hers|their|theirs)\b", re.IGNORECASE)
+_THING_REFERENCE = re.compile(r"\b(?:it|its|this|that|these|those|there|then|them|him)\b",
+                              re.IGNORECASE)
+_NAME = re.compile(r"(?<=\s)[A-Z][\w'’-]+")  # a capitalised word not opening the question
 
 
 class ModelError(NewsdeskError):
@@ -73,6 +79,18 @@ def previous_user_turn(history: list[dict]) -> str | None:
     return None
 
 
+def is_follow_up(question: str) -> bool:
+    """Whether the question needs the conversation to be understood: it opens with a
+    connective ("And what ..."), has fewer than two content words, points at a thing it
+    does not name ("it", "there"), or at a person named nowhere before ("What did he say?")."""
+    if _CONNECTIVE.search(question) or len(content_terms(question)) < 2:
+        return True
+    if _THING_REFERENCE.search(question):
+        return True
+    pronoun = _PERSON_REFERENCE.search(question)
+    return bool(pronoun) and not _NAME.search(question[:pronoun.start()])
+
+
 @dataclass
 class _Candidate:
     passage: Passage
@@ -96,8 +114,10 @@ class ExtractiveGenerator:
         self.min_coverage = settings.min_term_coverage
 
     def condense(self, question: str, history: list[dict]) -> str:
+        """The question with the previous one appended when it is a follow-up; a question
+        that stands on its own is left exactly as asked."""
         previous = previous_user_turn(history)
-        if previous and (_FOLLOW_UP.search(question) or len(content_terms(question)) < 2):
+        if previous and is_follow_up(question):
             return f"{question} ({previous})"
         return question
 
