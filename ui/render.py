@@ -379,7 +379,7 @@ CSS = """
 .nd-chips { gap: 6px !important; flex-wrap: wrap; }
 .nd-chips button { flex: 0 0 auto !important; border-radius: 999px !important; font-size: 0.8rem !important;
                    padding: 2px 10px !important; background: #e0ecff !important; color: #1e3a8a !important; }
-#nd-chat a[href^="#nd-a"] { text-decoration: none; cursor: pointer; color: var(--color-accent); }
+#nd-chat a[href^="#nd-a"], #nd-chat a[href^="#nd-a"] strong { text-decoration: none; cursor: pointer; color: var(--color-accent); }
 .nd-card { scroll-margin: 12px; transition: box-shadow 0.3s, background 0.3s; }
 .nd-card.nd-flash { box-shadow: 0 0 0 3px #f59e0b; background: #fffbeb; }
 .nd-card header { flex-wrap: wrap; }
