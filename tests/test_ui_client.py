@@ -214,3 +214,10 @@ def test_api_rejects_an_unknown_filter_naming_the_known_ones(client):
         ask(client, LAVROV, filters={"outlet": "Reuters"})
 
     assert "unknown filter(s) outlet; known: date_from, date_to, sources" in str(caught.value)
+
+
+def test_api_rejects_a_malformed_date_filter_naming_the_format(client):
+    with pytest.raises(AppError) as caught:
+        ask(client, LAVROV, filters={"date_from": "yesterday"})
+
+    assert "YYYY-MM-DD" in str(caught.value)

@@ -129,11 +129,26 @@ def test_active_filters_show_as_chips_that_remove_them_and_new_chat_resets_them(
     assert desktop.locator("#nd-as-of input").input_value() == ""
 
 
-def test_empty_question_says_so(desktop):
-    desktop.click("#nd-ask")
+def test_empty_question_says_so_once_however_often_it_is_sent(desktop):
+    for _ in range(3):
+        desktop.click("#nd-ask")
+        desktop.wait_for_timeout(300)
 
-    desktop.get_by_text("Type a question first").wait_for(timeout=5_000)
+    desktop.get_by_text("Type a question first").first.wait_for(timeout=5_000)
+    assert desktop.get_by_text("Type a question first").locator("visible=true").count() == 1
     assert desktop.locator(BOT).count() == 0
+
+
+def test_address_box_says_clearly_when_adding_by_address_is_not_available(desktop):
+    import ui.uploads
+
+    if hasattr(ui.uploads, "add_url"):
+        pytest.skip("ui.uploads.add_url exists: its own tests cover adding by address")
+    desktop.get_by_text("Add articles", exact=True).click()
+    desktop.fill("#nd-url textarea, #nd-url input", "https://example.org/news/1")
+    desktop.click("#nd-url-button")
+
+    desktop.get_by_text("Adding by address is not available").wait_for(timeout=5_000)
 
 
 def test_over_long_question_is_not_echoed_in_full(desktop, ui_settings):

@@ -392,7 +392,7 @@ CSS = """
            border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
            cursor: pointer; }
 #nd-feedback button { font-size: 1.1rem; }
-.toast-wrap > :not(:last-child) { display: none !important; }  /* only the newest toast */
+.toast-wrap > :not(:last-child), .toast-messages > :not(:last-child) { display: none !important; }  /* only the newest toast */
 @media (max-width: 700px) {
   .nd-wide { display: none; }
   .nd-narrow { display: inline; }
