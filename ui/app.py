@@ -548,8 +548,8 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                 with gr.Row(elem_id="nd-feedback", equal_height=True):
                     comment = gr.Textbox(show_label=False, placeholder="Comment on this answer "
                                          "(optional)", scale=4, elem_id="nd-comment", max_lines=3)
-                    thumbs_up = gr.Button("👍 Helpful", scale=0, min_width=110, elem_id="nd-thumbs-up")
-                    thumbs_down = gr.Button("👎 Not helpful", scale=0, min_width=110, elem_id="nd-thumbs-down")
+                    thumbs_up = gr.Button("👍 Helpful", scale=0, min_width=120, size="sm", elem_id="nd-thumbs-up")
+                    thumbs_down = gr.Button("👎 Not helpful", scale=0, min_width=140, size="sm", elem_id="nd-thumbs-down")
                 feedback_status = gr.Markdown(elem_id="nd-feedback-status")
                 with gr.Accordion("Search settings", open=False, elem_id="nd-settings"):
                     corpus_info = gr.Markdown(_corpus_markdown(settings, facts))

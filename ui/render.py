@@ -391,12 +391,16 @@ CSS = """
 .nd-copy { align-self: flex-start; font-size: 0.8rem; padding: 3px 10px; border-radius: 6px;
            border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
            cursor: pointer; }
-#nd-feedback button { font-size: 1.1rem; }
-.toast-wrap > :not(:last-child), .toast-messages > :not(:last-child) { display: none !important; }  /* only the newest toast */
+#nd-feedback button { white-space: nowrap; }
+.toast-item:has(~ .toast-item), .toast-message-item:has(~ .toast-message-item) { display: none !important; }  /* only the newest toast */
 @media (max-width: 700px) {
   .nd-wide { display: none; }
   .nd-narrow { display: inline; }
   .nd-header h1 { font-size: 1.3rem; }
+  /* the conversation grows with the page, so the newest answer sits right above the
+     question box and its source cards, and its top is not scrolled away */
+  #nd-chat { height: auto !important; min-height: 160px; overflow: visible !important; }
+  #nd-chat .wrapper, #nd-chat .bubble-wrap { height: auto !important; overflow: visible !important; }
 }
 """
 
