@@ -535,12 +535,12 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                                      feedback_options=None, buttons=[], autoscroll=True,
                                      placeholder="Ask a question below, or click an example.")
                 with gr.Row():
-                    question = gr.Textbox(elem_id="nd-question", show_label=False, scale=6,
+                    question = gr.Textbox(elem_id="nd-question", show_label=False, scale=6, min_width=120,
                                           placeholder="Ask about the articles…",
                                           max_lines=4, autofocus=True, submit_btn=False)
-                    ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=90,
+                    ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80,
                                            elem_id="nd-ask")
-                    clear_button = gr.Button("New chat", scale=0, min_width=120, elem_id="nd-clear")
+                    clear_button = gr.Button("New chat", scale=0, min_width=100, elem_id="nd-clear")
             with gr.Column(scale=5, min_width=320):
                 gr.Markdown("### Sources", elem_id="nd-sources-title")
                 sources_panel = gr.HTML(EMPTY_SOURCES, elem_id="nd-sources-box", padding=False,

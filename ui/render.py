@@ -401,6 +401,8 @@ CSS = """
      question box and its source cards, and its top is not scrolled away */
   #nd-chat { height: auto !important; min-height: 160px; overflow: visible !important; }
   #nd-chat .wrapper, #nd-chat .bubble-wrap { height: auto !important; overflow: visible !important; }
+  /* the conversation's own bin icon starts a new chat: no second row for the button */
+  #nd-clear { display: none !important; }
 }
 """
 
