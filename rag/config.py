@@ -94,7 +94,8 @@ class Settings(BaseModel):
     ui_examples: list[str] = Field(
         default_factory=list,
         description="Example questions on the chat page (default: made from the newest "
-                    "articles in the store, so they never ask about an article it lacks).")
+                    "articles in the store, so they never ask about an article it lacks); in the "
+                    "environment separate them with |.")
     feedback_path: Path = Field(
         Path(".newsdesk/feedback.jsonl"),
         description="Where the chat page's thumbs up/down are appended (JSON Lines); "
@@ -106,6 +107,14 @@ class Settings(BaseModel):
         """NEWSDESK_POST_RETRIEVAL="a,b" as well as a TOML list."""
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("ui_examples", mode="before")
+    @classmethod
+    def _bar_separated(cls, value: Any) -> Any:
+        """NEWSDESK_UI_EXAMPLES="Question one?|Question two?" as well as a TOML list."""
+        if isinstance(value, str):
+            return [q.strip() for q in value.split("|") if q.strip()]
         return value
 
     @model_validator(mode="after")
