@@ -59,13 +59,20 @@ def _err(message: str) -> None:
 @click.option("--thresholds", "thresholds_path", type=click.Path(dir_okay=False, path_type=Path),
               default=THRESHOLDS_PATH, show_default="eval/thresholds.toml",
               help="Thresholds file for --gate.")
+@click.option("--from-feedback", "from_feedback", type=click.Path(dir_okay=False, path_type=Path),
+              help="Instead of evaluating: turn the chat page's feedback log (feedback_path, "
+                   "JSON Lines) into a dataset of questions to review, written to --out.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("eval/datasets/feedback-review.jsonl"), show_default=True,
+              help="Where --from-feedback writes the dataset.")
 @click.option("--no-plot", is_flag=True, help="Skip the PNG plot.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def eval_command(ctx: click.Context, dataset: str, gate: bool, generators: tuple[str, ...],
                  top_k: int | None, limit: int | None, part: str, report_dir: Path, judge: bool,
                  reuse_store: bool, corpus: Path | None, work_dir: Path, thresholds_path: Path,
-                 no_plot: bool, quiet: bool) -> None:
+                 no_plot: bool, quiet: bool, from_feedback: Path | None = None,
+                 out: Path = Path("eval/datasets/feedback-review.jsonl")) -> None:
     """Ask the reference questions, score the answers, write reports; --gate checks the bars.
 
     Metrics: hit@k, MRR and evidence recall of retrieval; exact match and token F1
@@ -76,6 +83,17 @@ def eval_command(ctx: click.Context, dataset: str, gate: bool, generators: tuple
     and p95 latency per stage. Reports go to --report-dir.
     """
     from eval.datasets import select_part
+    if from_feedback is not None:
+        from eval.datasets import DatasetError
+        from eval.feedback import feedback_to_dataset
+
+        try:
+            count = feedback_to_dataset(from_feedback, out)
+        except DatasetError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"wrote {count} question(s) to review to {out} (from {from_feedback}); "
+                   f"correct their reference answers, then `rag eval --dataset {out}`")
+        return
     from eval.gate import check, load_thresholds
     from eval.harness import eval_settings, evaluate, plan_dataset, prepare
     from eval.report import label, terminal_report, write_reports

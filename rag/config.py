@@ -143,6 +143,15 @@ class Settings(BaseModel):
     ui_port: int = Field(7860, ge=1, le=65535, description="Chat page port.")
     ui_auth: SecretStr | None = Field(None, description="user:password for the chat page.")
     upload_max_bytes: int = Field(2_000_000, ge=1, description="Largest article upload.")
+    ui_examples: list[str] = Field(
+        default_factory=list,
+        description="Example questions on the chat page (default: made from the newest "
+                    "articles in the store, so they never ask about an article it lacks); in the "
+                    "environment separate them with |.")
+    feedback_path: Path = Field(
+        Path(".newsdesk/feedback.jsonl"),
+        description="Where the chat page's thumbs up/down are appended (JSON Lines); "
+                    "`rag eval --from-feedback` turns it into questions to review.")
 
     @field_validator("post_retrieval", mode="before")
     @classmethod
@@ -162,6 +171,14 @@ class Settings(BaseModel):
             if not isinstance(url, str) or not re.match(r"https?://[^\s/]+", url, re.IGNORECASE):
                 raise ValueError(f"{url!r} is not an http(s) URL; feeds take the addresses of "
                                  "RSS/Atom feeds or article pages, e.g. https://example.com/rss.xml")
+        return value
+
+    @field_validator("ui_examples", mode="before")
+    @classmethod
+    def _bar_separated(cls, value: Any) -> Any:
+        """NEWSDESK_UI_EXAMPLES="Question one?|Question two?" as well as a TOML list."""
+        if isinstance(value, str):
+            return [q.strip() for q in value.split("|") if q.strip()]
         return value
 
     @model_validator(mode="after")

@@ -190,3 +190,34 @@ def test_starting_the_page_connects_to_nothing_but_itself(ui_settings, monkeypat
     local = {"127.0.0.1", "localhost", "::1"}
     assert {str(h) for h in looked_up} <= local, looked_up
     assert {a[0] for a in connected if isinstance(a, tuple)} <= local, connected
+
+
+@pytest.mark.parametrize("top_k", [-1, 0, 51, 2.5])
+def test_api_rejects_top_k_outside_1_to_50_naming_it(client, top_k):
+    with pytest.raises(AppError) as caught:
+        ask(client, LAVROV, top_k=top_k)
+
+    assert "top_k must be a whole number from 1 to 50" in str(caught.value)
+    assert "AttributeError" not in str(caught.value)
+
+
+def test_api_rejects_filters_that_are_not_an_object_naming_it(client):
+    with pytest.raises(AppError) as caught:
+        ask(client, LAVROV, filters="notadict")
+
+    assert "filters must be a JSON object" in str(caught.value)
+    assert "Something went wrong" not in str(caught.value)
+
+
+def test_api_rejects_an_unknown_filter_naming_the_known_ones(client):
+    with pytest.raises(AppError) as caught:
+        ask(client, LAVROV, filters={"outlet": "Reuters"})
+
+    assert "unknown filter(s) outlet; known: date_from, date_to, sources" in str(caught.value)
+
+
+def test_api_rejects_a_malformed_date_filter_naming_the_format(client):
+    with pytest.raises(AppError) as caught:
+        ask(client, LAVROV, filters={"date_from": "yesterday"})
+
+    assert "YYYY-MM-DD" in str(caught.value)

@@ -55,10 +55,13 @@ QUESTIONS = ["What did the crane operators of Valletta harbour demand?",
              "When will the crane operators vote?"]
 INJECTED_TAGS = "script, img, svg, iframe, frame, object, embed, math, style, video, audio, link, meta"
 # elements of those kinds, or any element whose attributes carry the article's payloads
+# (the hover text of a citation marker, `a[href^="#nd-a"]` title, is the quote as plain
+# text: it may show the payload as text, never as markup)
 FIND_INJECTED = """(nodes, [tags, trap]) => nodes.flatMap(n => [...n.querySelectorAll('*')])
     .filter(e => e.matches(tags) || [...e.attributes].some(a =>
-        /pwned|javascript:/i.test(a.value) || /^on/i.test(a.name) ||
-        (a.value.includes(trap) && !(e.tagName === 'A' && a.name === 'href'))))
+        !(a.name === 'title' && e.matches('a[href^="#nd-a"]')) &&
+        (/pwned|javascript:/i.test(a.value) || /^on/i.test(a.name) ||
+        (a.value.includes(trap) && !(e.tagName === 'A' && a.name === 'href')))))
     .map(e => e.outerHTML.slice(0, 300))"""
 
 

@@ -34,6 +34,7 @@ def make_settings(root: Path, **overrides) -> Settings:
     if not corpus.exists():
         shutil.copytree(CORPUS, corpus)
     values = dict(corpus_dir=corpus, store_path=root / "chroma", collection="ui-test",
+                  feedback_path=root / "feedback.jsonl",
                   ui_port=free_port())
     values.update(overrides)
     return Settings(**values)

@@ -13,12 +13,16 @@ returns the answer contract (`Answer.to_dict()`).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import os
 import re
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no lookups
@@ -32,21 +36,20 @@ from rag.index.embeddings import EmbeddingError  # noqa: E402
 from rag.answer.generators import REFUSAL_SENTINEL, ModelError  # noqa: E402
 from rag.records import Filters  # noqa: E402
 from rag.index.store import EmptyIndexError, StoreError, store_address  # noqa: E402
-from ui.render import (CSS, EMPTY_SOURCES, answer_markdown, esc, md_text,  # noqa: E402
-                       message_markdown, notice_html, sources_html)
+from ui.render import (CSS, EMPTY_SOURCES, PAGE_JS, answer_markdown, esc,  # noqa: E402
+                       human_bytes, md_text, message_markdown, notice_html, overview_html,
+                       renumber, sources_html)
 from ui.uploads import UploadResult, add_articles  # noqa: E402
 
 log = logging.getLogger("newsdesk.ui")
 
 ANSWER_CONCURRENCY = 4   # answers computed at once; more wait in the queue (2 cores here)
 STREAM_INTERVAL = 0.05   # seconds between streamed chat updates
-EXAMPLES = [
-    "What did Lavrov demand?",
-    "And what did Blinken say about it?",
-    "What did Blinken call the talks?",
-    "Where did Blinken and Lavrov hold their talks?",
-    "Who won the 2022 World Cup?",
-]
+EXAMPLE_COUNT = 3        # example questions made from the newest articles
+SHOWN_QUESTION_CHARS = 160  # a rejected over-long question is shown cut to this
+TOAST_SECONDS = 6        # warnings disappear by themselves; only the newest is shown
+MAX_TOP_K = 50           # as Settings.top_k
+FILTER_KEYS = ("date_from", "date_to", "sources")
 UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -109,6 +112,8 @@ class CorpusFacts:
     sources: list[str] = field(default_factory=list)
     first_date: str | None = None
     last_date: str | None = None
+    updated: str | None = None        # when the store last changed (ingest, sync, upload)
+    newest: list[tuple[str, str]] = field(default_factory=list)  # (title, source), newest first
 
 
 class Desk:
@@ -127,14 +132,22 @@ class Desk:
             return self._desk
 
     def facts(self) -> CorpusFacts:
-        """Articles, chunks, sources and date range of the collection (empty if none)."""
+        """Articles, chunks, sources, date range, last change and newest titles of the
+        collection (empty if none)."""
         try:
-            facts = self.get().retriever.index.facts()
+            index = self.get().retriever.index
+            facts = index.facts()
         except (StoreError, EmbeddingError):
             return CorpusFacts()
+        updated, newest = None, []
+        catalog = Path(getattr(getattr(index, "catalog", None), "path", ""))
+        if catalog.is_file():
+            stamps = [f.stat().st_mtime for f in (catalog, Path(f"{catalog}-wal")) if f.is_file()]
+            updated = dt.datetime.fromtimestamp(max(stamps)).strftime("%Y-%m-%d %H:%M")
+            newest = _newest_titles(catalog, EXAMPLE_COUNT)
         return CorpusFacts(articles=facts["articles"], chunks=facts["chunks"],
                            sources=facts["sources"], first_date=facts["date_from"],
-                           last_date=facts["date_to"])
+                           last_date=facts["date_to"], updated=updated, newest=newest)
 
     def is_empty(self) -> bool:
         try:
@@ -143,13 +156,106 @@ class Desk:
             return True
 
 
+def _newest_titles(catalog: Path, limit: int) -> list[tuple[str, str]]:
+    """(title, source) of the newest articles in the catalog, read-only."""
+    try:
+        with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT title, max(source), max(date) AS d FROM chunks WHERE title != '' "
+                "GROUP BY doc_id ORDER BY d DESC, title LIMIT ?", (limit,)).fetchall()
+    except sqlite3.Error:
+        return []
+    return [(title, source or "") for title, source, _ in rows]
+
+
+def example_questions(settings: Settings, facts: CorpusFacts) -> list[str]:
+    """The examples to offer: the ui_examples setting, else one question per newest
+    article in the store (none when it is empty: never a question it cannot answer)."""
+    if settings.ui_examples:
+        return list(settings.ui_examples)
+    questions: list[str] = []
+    for title, _ in facts.newest:
+        question = f"What happened: {title.strip().rstrip('.?!')}?"
+        if question not in questions:
+            questions.append(question)
+    return questions
+
+
+def check_top_k(value: Any) -> int:
+    """top-k as an int in 1..MAX_TOP_K, or UserFacingError saying what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
+            or not 1 <= int(value) <= MAX_TOP_K:
+        raise UserFacingError("Check top-k", f"top_k must be a whole number from 1 to {MAX_TOP_K} "
+                              f"(got {value!r}).")
+    return int(value)
+
+
+def check_as_of(value: Any) -> str | None:
+    """The "as of" date as YYYY-MM-DD, None when empty, or UserFacingError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
+        raise UserFacingError("Check the “as of” date",
+                              f"“As of” must look like YYYY-MM-DD, e.g. 2022-01-21 (got {value!r}).")
+    return value.strip()
+
+
+def api_filters(filters: Any) -> Filters:
+    """The /ask `filters` argument checked: a JSON object with date_from, date_to, sources."""
+    if filters is None or filters == "":
+        return Filters()
+    if not isinstance(filters, dict):
+        raise UserFacingError("Check the filters", "filters must be a JSON object like "
+                              '{"date_from": "2022-01-01", "date_to": "2022-01-31", '
+                              f'"sources": ["Reuters"]}} (got {type(filters).__name__} {str(filters)[:40]!r}).')
+    unknown = sorted(str(k) for k in set(filters) - set(FILTER_KEYS))
+    if unknown:
+        raise UserFacingError("Check the filters", f"unknown filter(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(FILTER_KEYS)}.")
+    for key in ("date_from", "date_to"):
+        if filters.get(key) is not None and not isinstance(filters[key], str):
+            raise UserFacingError("Check the filters", f"{key} must be a YYYY-MM-DD string.")
+    sources = filters.get("sources") or []
+    if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+        raise UserFacingError("Check the filters", "sources must be a list of outlet names.")
+    return make_filters(filters.get("date_from"), filters.get("date_to"), sources)
+
+
+def short_question(question: str, limit: int = SHOWN_QUESTION_CHARS) -> str:
+    """The question as echoed back: cut, with its length, when it is very long."""
+    if len(question) <= limit:
+        return question
+    return f"{question[:limit].rstrip()}… ({len(question):,} characters)"
+
+
+class FeedbackLog:
+    """Thumbs up/down from the page, appended as JSON Lines to settings.feedback_path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def add(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False)
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+
+
 def _history(turns: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{"role": t["role"], "content": t["content"]} for t in turns]
 
 
 def _new_session() -> dict[str, Any]:
     """Per-browser-session state: what is shown, what Newsdesk sees, sources per answer."""
-    return {"messages": [], "history": [], "sources": {}}
+    return {"messages": [], "history": [], "sources": {}, "answers": {}, "current": None,
+            "seq": 0, "time": None}
+
+
+def _copy_session(session: dict[str, Any]) -> dict[str, Any]:
+    return {**session, "messages": list(session["messages"]), "history": list(session["history"]),
+            "sources": dict(session["sources"]), "answers": dict(session.get("answers", {}))}
 
 
 def _visible_draft(text: str) -> str:
@@ -209,35 +315,59 @@ def _upload_markdown(result: UploadResult) -> str:
     return "\n\n".join(lines) or "Choose files first."
 
 
+def _chip_updates(date_from: str | None, date_to: str | None, sources: list[str] | None,
+                  as_of: str | None, time_info: dict | None) -> tuple:
+    """Visibility and labels of the filter chips (From, To, Sources, As of, Time)."""
+    def chip(label: str | None) -> dict:
+        return gr.update(value=f"{label} ✕", visible=True) if label else gr.update(visible=False)
+
+    time_label = None
+    if isinstance(time_info, dict) and (time_info.get("expression") or time_info.get("date_from")
+                                        or time_info.get("date_to")):
+        span = " – ".join(v for v in (time_info.get("date_from"), time_info.get("date_to")) if v)
+        time_label = f"Time: {time_info.get('expression') or span}" + (f" ({span})" if span and
+                                                                      time_info.get("expression") else "")
+    return (chip(f"From {date_from}" if date_from else None),
+            chip(f"To {date_to}" if date_to else None),
+            chip(f"Sources: {', '.join(sources)}" if sources else None),
+            chip(f"As of {as_of}" if as_of else None),
+            chip(time_label))
+
+
 def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Blocks:
     """The chat page for these settings (launch it with `launch_options(settings)`)."""
     desk = Desk(settings)
+    feedback = FeedbackLog(settings.feedback_path)
     try:  # load the index now (BM25 is built on first search), not on the first question
         desk.get().retriever.search("warm up", 1)
     except (StoreError, EmbeddingError) as err:  # shown on the page; retried per question
         log.warning("%s", err)
-    examples = EXAMPLES if examples is None else examples
+    facts = desk.facts()
+    examples = example_questions(settings, facts) if examples is None else examples
 
-    def answer_stream(question: str, session: dict, top_k: float, date_from: str, date_to: str,
-                      sources: list[str]) -> Iterator[tuple]:
-        session = {"messages": list(session["messages"]), "history": list(session["history"]),
-                   "sources": dict(session["sources"])}
+    def answer_stream(question: str, session: dict, top_k: float, date_from: str | None,
+                      date_to: str | None, sources: list[str], as_of: str | None) -> Iterator[tuple]:
+        session = _copy_session(session)
         question = (question or "").strip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            gr.Warning("Type a question first: the box is empty.", duration=TOAST_SECONDS,
+                       title="Nothing to ask")
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        shown = short_question(question)
         messages = session["messages"]
-        messages.append({"role": "user", "content": md_text(question)})
+        messages.append({"role": "user", "content": md_text(shown)})
         messages.append({"role": "assistant", "content": "…"})
         index = len(messages) - 1
-        working = notice_html("Searching the articles…", "", "working", question)
-        yield messages, "", working, session
+        working = notice_html("Searching the articles…", "", "working", shown)
+        yield messages, "", working, session, gr.skip()
         started = time.perf_counter()
         try:
             filters = make_filters(date_from, date_to, sources)
+            k, when = check_top_k(top_k), check_as_of(as_of)
             text, last, first_piece, answer = "", 0.0, None, None
-            for piece in desk.get().stream(question, session["history"], top_k=int(top_k),
-                                           filters=filters):
+            for piece in desk.get().stream(question, session["history"], top_k=k,
+                                           filters=filters, as_of=when):
                 if isinstance(piece, Answer):
                     answer = piece
                     continue
@@ -246,7 +376,7 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                 if time.perf_counter() - last >= STREAM_INTERVAL:
                     last = time.perf_counter()
                     messages[index] = {"role": "assistant", "content": _visible_draft(text)}
-                    yield messages, "", working, session
+                    yield messages, "", working, session, gr.skip()
             if answer is None:
                 raise RuntimeError("the answer stream ended without an answer")
             if answer.refused and not answer.passages and desk.is_empty():
@@ -256,127 +386,238 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
             problem = explain(err, settings)
             messages[index] = {"role": "assistant",
                                "content": f"**{md_text(problem.title)}.** {message_markdown(problem.message)}"}
-            panel = notice_html(problem.title, problem.message, "error", question)
+            panel = notice_html(problem.title, problem.message, "error", shown)
             session["sources"][index] = panel
-            yield messages, question, panel, session
+            yield messages, question, panel, session, gr.skip()
             return
         result = answer.to_dict()
-        content = (_refusal_markdown(answer, filters) if answer.refused
-                   else answer_markdown(answer.answer))
+        shown_result = renumber(result)
+        session["seq"] += 1
+        answer_id = session["seq"]
+        if answer.refused:
+            content = _refusal_markdown(answer, filters)
+        else:
+            quotes: dict[int, str] = {}
+            for c in shown_result["citations"]:
+                quotes.setdefault(int(c["n"]), c["quote"])
+            short = shown_result.get("short_answer") or {}
+            content = answer_markdown(shown_result["answer"], quotes,
+                                      short.get("text") if isinstance(short, dict) else None,
+                                      answer_id)
         messages[index] = {"role": "assistant", "content": content}
-        panel = sources_html(result)
+        panel = sources_html(shown_result, answer_id)
         session["sources"][index] = panel
+        session["answers"][index] = {
+            "result": result,
+            "settings": {"top_k": k, "filters": {"date_from": filters.date_from,
+                                                 "date_to": filters.date_to,
+                                                 "sources": list(filters.sources)},
+                         "as_of": when, "generator": settings.generator,
+                         "embedding": settings.embedding, "collection": settings.collection,
+                         "profile": settings.profile}}
+        session["current"] = index
+        session["time"] = result.get("time")
         session["history"] += [{"role": "user", "content": question},
                                {"role": "assistant", "content": answer.answer}]
         log.info("answered in %.0f ms (first piece after %s ms)", (time.perf_counter() - started) * 1000,
                  "-" if first_piece is None else round((first_piece - started) * 1000))
-        yield messages, "", panel, session
+        yield messages, "", panel, session, _chip_updates(None, None, None, None, session["time"])[4]
 
-    def show_sources(session: dict, event: gr.SelectData) -> str:
+    def show_sources(session: dict, event: gr.SelectData) -> tuple:
         index = event.index if isinstance(event.index, int) else (event.index or [0])[0]
         for candidate in (index, index + 1):
             if candidate in session["sources"]:
-                return session["sources"][candidate]
-        return gr.skip()
+                session = {**session, "current": candidate if candidate in session.get("answers", {})
+                           else session.get("current")}
+                return session["sources"][candidate], session
+        return gr.skip(), gr.skip()
 
     def clear() -> tuple:
-        return [], "", EMPTY_SOURCES, _new_session()
+        return ([], "", EMPTY_SOURCES, _new_session(), None, None, [], None,
+                max(1, settings.top_k), "", *_chip_updates(None, None, None, None, None))
+
+    def record_feedback(rating: str, comment: str, session: dict) -> tuple:
+        index = session.get("current")
+        entry = session.get("answers", {}).get(index)
+        if entry is None:
+            return "Ask a question first: feedback is about an answer.", gr.skip()
+        result = entry["result"]
+        feedback.add({"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                      "rating": rating, "comment": (comment or "").strip(),
+                      "question": result["question"], "answer": result["answer"],
+                      "refused": result["refused"], "citations": result["citations"],
+                      "settings": entry["settings"]})
+        word = "helpful" if rating == "up" else "not helpful"
+        return (f"Thanks: saved as {word} to `{md_text(str(settings.feedback_path))}`.", "")
 
     def upload(files: list[str] | None) -> tuple:
         if not files:
-            return "Choose one or more article files first.", gr.skip(), gr.skip(), gr.skip()
+            return "Choose one or more article files first.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
         result = add_articles([str(f) for f in files], settings)
         facts = desk.facts()
         return (_upload_markdown(result), None, _corpus_markdown(settings, facts),
-                gr.update(choices=facts.sources))
+                gr.update(choices=facts.sources), overview_html(facts))
+
+    def add_link(url: str) -> tuple:
+        url = (url or "").strip()
+        if not url:
+            return "Paste the address of an article or a feed first.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            from ui.uploads import add_url
+        except ImportError:
+            return ("Adding by address is not available in this version of Newsdesk "
+                    "(ui.uploads.add_url is missing); use `rag ingest URL` or upload the file.",
+                    gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        try:
+            result = add_url(url, settings)
+        except Exception as err:  # noqa: BLE001 - a bad address is a message, not a crash
+            problem = explain(err, settings)
+            return f"**Not added:** {md_text(problem.message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        facts = desk.facts()
+        return (_upload_markdown(result), "", _corpus_markdown(settings, facts),
+                gr.update(choices=facts.sources), overview_html(facts))
 
     def ask(question: str, history: list[dict] | None = None, top_k: int | None = None,
-            filters: dict | None = None) -> dict:
+            filters: dict | None = None, as_of: str | None = None) -> dict:
         """Answer a question about the articles; returns the answer contract as JSON.
 
         history: earlier turns, [{"role": "user"|"assistant", "content": "..."}];
-        top_k: passages given to the generator (default: the setting);
-        filters: {"date_from": "YYYY-MM-DD", "date_to": "YYYY-MM-DD", "sources": [...]}.
+        top_k: passages given to the generator, 1 to 50 (default: the setting);
+        filters: {"date_from": "YYYY-MM-DD", "date_to": "YYYY-MM-DD", "sources": [...]};
+        as_of: answer as of this date, "YYYY-MM-DD" (default: today).
         """
-        filters = filters or {}
         try:
-            chosen = make_filters(filters.get("date_from"), filters.get("date_to"),
-                                  filters.get("sources"))
+            if not isinstance(question, str):
+                raise UserFacingError("Check the question", "question must be text.")
+            if history is not None and not (isinstance(history, list) and all(
+                    isinstance(t, dict) for t in history)):
+                raise UserFacingError("Check the history", 'history must be a list of '
+                                      '{"role": "user"|"assistant", "content": "..."} objects.')
+            chosen = api_filters(filters)
+            k = None if top_k is None else check_top_k(top_k)
+            when = check_as_of(as_of)
             turns = [{"role": str(t.get("role")), "content": str(t.get("content"))}
-                     for t in (history or []) if isinstance(t, dict)]
-            answer = desk.get().answer(question, turns, top_k=None if top_k is None else int(top_k),
-                                       filters=chosen)
+                     for t in (history or [])]
+            answer = desk.get().answer(question, turns, top_k=k, filters=chosen, as_of=when)
         except Exception as err:  # noqa: BLE001
             problem = explain(err, settings)
             raise gr.Error(esc(f"{problem.title}: {problem.message}"), title=problem.title,
                            print_exception=False) from None
         return answer.to_dict()
 
-    facts = desk.facts()
+    limit = f"{human_bytes(settings.upload_max_bytes)} ({settings.upload_max_bytes:,} bytes)"
     with gr.Blocks(title="Newsdesk", analytics_enabled=False, fill_height=False) as app:
         session = gr.State(_new_session())
-        with gr.Row(elem_classes="nd-header"):
-            gr.Markdown("# Newsdesk\nAsk about the news articles. Every claim in an answer is "
-                        "backed by a quoted sentence from an article: see **Sources** on the right.")
+        gr.HTML("<div class='nd-header'><h1>Newsdesk</h1><p>Ask about the news articles. Every "
+                "claim in an answer is backed by a quoted sentence from an article: click a "
+                "<b>[n]</b> to see it in <b>Sources</b><span class='nd-wide'> on the right</span>"
+                "<span class='nd-narrow'> below the question box</span>.</p></div>",
+                padding=False)
         with gr.Row(equal_height=False):
             with gr.Column(scale=6, min_width=380):
-                chatbot = gr.Chatbot(elem_id="nd-chat", label="Conversation", height=520,
+                overview = gr.HTML(overview_html(facts), elem_id="nd-overview", padding=False)
+                if examples:
+                    with gr.Row(elem_classes="nd-examples"):
+                        example_buttons = [gr.Button(text, size="sm", variant="secondary",
+                                                     elem_classes="nd-example")
+                                           for text in examples]
+                else:
+                    example_buttons = []
+                with gr.Row(elem_id="nd-chips", elem_classes="nd-chips"):
+                    chip_from = gr.Button(visible=False, size="sm", elem_id="nd-chip-from", min_width=0)
+                    chip_to = gr.Button(visible=False, size="sm", elem_id="nd-chip-to", min_width=0)
+                    chip_sources = gr.Button(visible=False, size="sm", elem_id="nd-chip-sources",
+                                             min_width=0)
+                    chip_as_of = gr.Button(visible=False, size="sm", elem_id="nd-chip-as-of", min_width=0)
+                    chip_time = gr.Button(visible=False, size="sm", elem_id="nd-chip-time", min_width=0)
+                chatbot = gr.Chatbot(elem_id="nd-chat", label="Conversation", height="min(520px, 52vh)",
                                      sanitize_html=True, allow_tags=False, latex_delimiters=[],
-                                     feedback_options=None, buttons=["copy"], autoscroll=True,
+                                     feedback_options=None, buttons=[], autoscroll=True,
                                      placeholder="Ask a question below, or click an example.")
                 with gr.Row():
-                    question = gr.Textbox(elem_id="nd-question", show_label=False, scale=6,
+                    question = gr.Textbox(elem_id="nd-question", show_label=False, scale=6, min_width=120,
                                           placeholder="Ask about the articles…",
                                           max_lines=4, autofocus=True, submit_btn=False)
-                    ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=90,
+                    ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80,
                                            elem_id="nd-ask")
-                    clear_button = gr.Button("New chat", scale=0, min_width=120, elem_id="nd-clear")
-                gr.Markdown("Try an example:", elem_classes="nd-examples-label")
-                with gr.Row(elem_classes="nd-examples"):
-                    example_buttons = [gr.Button(text, size="sm", variant="secondary")
-                                       for text in examples]
+                    clear_button = gr.Button("New chat", scale=0, min_width=100, elem_id="nd-clear")
             with gr.Column(scale=5, min_width=320):
-                gr.Markdown("### Sources")
-                sources_panel = gr.HTML(EMPTY_SOURCES, elem_id="nd-sources-box", js_on_load=None,
-                                        padding=False, max_height=620, autoscroll=False)
+                gr.Markdown("### Sources", elem_id="nd-sources-title")
+                sources_panel = gr.HTML(EMPTY_SOURCES, elem_id="nd-sources-box", padding=False,
+                                        max_height=620, autoscroll=False)
+                with gr.Row(elem_id="nd-feedback", equal_height=True):
+                    comment = gr.Textbox(show_label=False, placeholder="Comment on this answer "
+                                         "(optional)", scale=4, elem_id="nd-comment", max_lines=3)
+                    thumbs_up = gr.Button("👍 Helpful", scale=0, min_width=120, size="sm", elem_id="nd-thumbs-up")
+                    thumbs_down = gr.Button("👎 Not helpful", scale=0, min_width=140, size="sm", elem_id="nd-thumbs-down")
+                feedback_status = gr.Markdown(elem_id="nd-feedback-status")
                 with gr.Accordion("Search settings", open=False, elem_id="nd-settings"):
                     corpus_info = gr.Markdown(_corpus_markdown(settings, facts))
                     top_k = gr.Slider(1, max(20, settings.top_k), value=max(1, settings.top_k),
-                                      step=1, label="Passages to read (top-k)")
+                                      step=1, label="Passages to read (top-k)", elem_id="nd-top-k")
                     with gr.Row():
-                        date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD",
-                                               elem_id="nd-date-from")
-                        date_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD",
-                                             elem_id="nd-date-to")
+                        date_from = gr.DateTime(label="From", include_time=False, type="string",
+                                                elem_id="nd-date-from", value=None)
+                        date_to = gr.DateTime(label="To", include_time=False, type="string",
+                                              elem_id="nd-date-to", value=None)
+                    as_of = gr.DateTime(label="Answer as of (default: today)", include_time=False,
+                                        type="string", elem_id="nd-as-of", value=None)
                     source_filter = gr.Dropdown(choices=facts.sources, value=[], multiselect=True,
-                                                label="Only these sources (empty: all)")
+                                                label="Only these sources (empty: all)",
+                                                elem_id="nd-source-filter")
                 with gr.Accordion("Add articles", open=False, elem_id="nd-upload"):
-                    gr.Markdown(f"Upload {', '.join(UPLOAD_TYPES)} files (up to "
-                                f"{settings.upload_max_bytes:,} bytes each). They are checked, saved "
+                    gr.Markdown(f"Upload {', '.join(UPLOAD_TYPES)} files (up to {limit} each), or "
+                                "give the address of an article or a feed. They are checked, saved "
                                 "in the articles folder and ingested like `rag ingest`.")
                     files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES,
                                     label="Article files", type="filepath")
                     upload_button = gr.Button("Add to the articles", elem_id="nd-upload-button")
+                    with gr.Row():
+                        url_box = gr.Textbox(show_label=False, placeholder="https://… article or feed",
+                                             scale=4, elem_id="nd-url")
+                        url_button = gr.Button("Add address", scale=0, min_width=120,
+                                               elem_id="nd-url-button")
                     upload_status = gr.Markdown()
 
-        answer_inputs = [question, session, top_k, date_from, date_to, source_filter]
-        answer_outputs = [chatbot, question, sources_panel, session]
+        chips = [chip_from, chip_to, chip_sources, chip_as_of, chip_time]
+        filter_inputs = [date_from, date_to, source_filter, as_of]
+        answer_inputs = [question, session, top_k, date_from, date_to, source_filter, as_of]
+        answer_outputs = [chatbot, question, sources_panel, session, chip_time]
         answer_options = dict(concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers",
                               api_visibility="private", show_progress="hidden")
+        quick = dict(queue=False, api_visibility="private", show_progress="hidden")
         question.submit(answer_stream, answer_inputs, answer_outputs, **answer_options)
         ask_button.click(answer_stream, answer_inputs, answer_outputs, **answer_options)
         for button, text in zip(example_buttons, examples):
-            button.click(lambda text=text: text, None, question, queue=False,
-                         api_visibility="private").then(
+            button.click(lambda text=text: text, None, question, **quick).then(
                 answer_stream, answer_inputs, answer_outputs, **answer_options)
-        clear_button.click(clear, None, [chatbot, question, sources_panel, session],
-                           queue=False, api_visibility="private")
-        chatbot.clear(clear, None, [chatbot, question, sources_panel, session], queue=False,
-                      api_visibility="private")
-        chatbot.select(show_sources, session, sources_panel, queue=False,
-                       api_visibility="private")
-        upload_button.click(upload, files, [upload_status, files, corpus_info, source_filter],
-                            concurrency_limit=1, concurrency_id="ingest", api_visibility="private")
+        reset = [chatbot, question, sources_panel, session, date_from, date_to, source_filter,
+                 as_of, top_k, feedback_status, *chips]
+        clear_button.click(clear, None, reset, **quick)
+        chatbot.clear(clear, None, reset, **quick)
+        chatbot.select(show_sources, session, [sources_panel, session], **quick)
+
+        def chips_for(d_from, d_to, srcs, when, session):
+            return _chip_updates(d_from, d_to, srcs, when, session.get("time"))[:4]
+
+        for component in filter_inputs:
+            component.change(chips_for, [*filter_inputs, session], chips[:4], **quick)
+        chip_from.click(lambda: None, None, date_from, **quick)
+        chip_to.click(lambda: None, None, date_to, **quick)
+        chip_sources.click(lambda: [], None, source_filter, **quick)
+        chip_as_of.click(lambda: None, None, as_of, **quick)
+        chip_time.click(lambda s: ({**s, "time": None}, gr.update(visible=False)), session,
+                        [session, chip_time], **quick)
+        thumbs_up.click(lambda c, s: record_feedback("up", c, s), [comment, session],
+                        [feedback_status, comment], **quick)
+        thumbs_down.click(lambda c, s: record_feedback("down", c, s), [comment, session],
+                          [feedback_status, comment], **quick)
+        upload_outputs = [upload_status, files, corpus_info, source_filter, overview]
+        upload_button.click(upload, files, upload_outputs, concurrency_limit=1,
+                            concurrency_id="ingest", api_visibility="private")
+        url_button.click(add_link, url_box, [upload_status, url_box, corpus_info, source_filter,
+                                             overview],
+                         concurrency_limit=1, concurrency_id="ingest", api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers")
     app.queue(default_concurrency_limit=ANSWER_CONCURRENCY)
     return app
@@ -387,7 +628,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = dict(
         server_name=settings.ui_host, server_port=settings.ui_port, share=False,
         max_file_size=settings.upload_max_bytes, show_error=True, ssr_mode=False,
-        mcp_server=False, enable_monitoring=False, footer_links=["api"], css=CSS,
+        mcp_server=False, enable_monitoring=False, footer_links=["api"], css=CSS, head=PAGE_JS,
         theme=gr.themes.Soft(primary_hue="blue", neutral_hue="slate"))
     if settings.ui_auth is not None:
         user, password = settings.ui_auth.get_secret_value().split(":", 1)

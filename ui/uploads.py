@@ -127,8 +127,11 @@ def add_articles(paths: list[str | Path], settings: Settings,
             name = safe_name(str(original))
             size = Path(path).stat().st_size
             if size > settings.upload_max_bytes:
-                raise UploadError(f"{size:,} bytes is over the upload limit of "
-                                  f"{settings.upload_max_bytes:,} bytes (setting upload_max_bytes)")
+                from ui.render import human_bytes
+
+                raise UploadError(f"{human_bytes(size)} is over the upload limit of "
+                                  f"{human_bytes(settings.upload_max_bytes)} "
+                                  f"({settings.upload_max_bytes:,} bytes, setting upload_max_bytes)")
             data = Path(path).read_bytes()
             articles = _load(data, folder, name)
             if known is None:

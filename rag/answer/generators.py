@@ -48,9 +48,15 @@ _PURPOSE = re.compile(r"\b(?:because|in (?:an )?(?:attempt|effort|bid|order) to|
 MAX_PHRASE_WORDS = 14
 _BEATEN = re.compile(r"\b(?:defeat\w*|beat\w*|against|over|versus|vs\.?|before|ahead of)\s+(?:\w+\s+)?$",
                      re.IGNORECASE)
-_FOLLOW_UP = re.compile(
-    r"^\s*(?:and|but|also|so|what about|how about)\b|\b(?:he|she|it|they|them|him|her|his|its|"
-    r"their|this|that|these|those|there|then)\b", re.IGNORECASE)
+# A follow-up leans on the conversation: it opens with a connective, or it points at
+# something it does not name. "he/his/their..." are resolved by a name before them in the
+# question itself ("Where did Blinken and Lavrov hold their talks?" stands on its own);
+# "it/this/there/them/him" point back at the conversation whatever the question names.
+_CONNECTIVE = re.compile(r"^\s*(?:and|but|also|so|what about|how about)\b", re.IGNORECASE)
+_PERSON_REFERENCE = re.compile(r"\b(?:he|she|they|his|her|hers|their|theirs)\b", re.IGNORECASE)
+_THING_REFERENCE = re.compile(r"\b(?:it|its|this|that|these|those|there|then|them|him)\b",
+                              re.IGNORECASE)
+_NAME = re.compile(r"(?<=\s)[A-Z][\w'’-]+")  # a capitalised word not opening the question
 
 
 class ModelError(NewsdeskError):
@@ -92,6 +98,18 @@ def previous_user_turn(history: list[dict]) -> str | None:
         if turn.get("role") == "user" and isinstance(turn.get("content"), str):
             return turn["content"]
     return None
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether the question needs the conversation to be understood: it opens with a
+    connective ("And what ..."), has fewer than two content words, points at a thing it
+    does not name ("it", "there"), or at a person named nowhere before ("What did he say?")."""
+    if _CONNECTIVE.search(question) or len(content_terms(question)) < 2:
+        return True
+    if _THING_REFERENCE.search(question):
+        return True
+    pronoun = _PERSON_REFERENCE.search(question)
+    return bool(pronoun) and not _NAME.search(question[:pronoun.start()])
 
 
 @dataclass
@@ -138,8 +156,10 @@ class ExtractiveGenerator:
         self.type_bonus = settings.answer_type_bonus
 
     def condense(self, question: str, history: list[dict]) -> str:
+        """The question with the previous one appended when it is a follow-up; a question
+        that stands on its own is left exactly as asked."""
         previous = previous_user_turn(history)
-        if previous and (_FOLLOW_UP.search(question) or len(content_terms(question)) < 2):
+        if previous and is_follow_up(question):
             return f"{question} ({previous})"
         return question
 
