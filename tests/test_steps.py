@@ -20,7 +20,7 @@ def _long_article_and_a_short_one(settings):
 
 
 def test_without_steps_one_long_article_can_fill_the_top_k(tmp_path, corpus):
-    settings = make_settings(tmp_path, top_k=5)
+    settings = make_settings(tmp_path, top_k=5, post_retrieval=[])
     _long_article_and_a_short_one(settings)
     answer = Newsdesk(settings).answer("Geneva summit energy prices")
     assert answer.steps == []
