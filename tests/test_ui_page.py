@@ -140,16 +140,12 @@ def test_empty_question_says_so_once_however_often_it_is_sent(desktop):
     assert desktop.locator(BOT).count() == 0
 
 
-def test_address_box_says_clearly_when_adding_by_address_is_not_available(desktop):
-    import ui.uploads
-
-    if hasattr(ui.uploads, "add_url"):
-        pytest.skip("ui.uploads.add_url exists: its own tests cover adding by address")
+def test_address_box_refuses_a_loopback_address_with_its_reason(desktop):
     desktop.get_by_text("Add articles", exact=True).click()
-    desktop.fill("#nd-url textarea, #nd-url input", "https://example.org/news/1")
+    desktop.fill("#nd-url textarea, #nd-url input", "http://127.0.0.1:9/news/1")
     desktop.click("#nd-url-button")
 
-    desktop.get_by_text("Adding by address is not available").wait_for(timeout=5_000)
+    desktop.get_by_text("private or loopback", exact=False).first.wait_for(timeout=15_000)
 
 
 def test_over_long_question_is_not_echoed_in_full(desktop, ui_settings):

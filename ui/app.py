@@ -39,7 +39,7 @@ from rag.index.store import EmptyIndexError, StoreError, store_address  # noqa: 
 from ui.render import (CSS, EMPTY_SOURCES, PAGE_JS, answer_markdown, esc,  # noqa: E402
                        human_bytes, md_text, message_markdown, notice_html, overview_html,
                        renumber, sources_html)
-from ui.uploads import UploadResult, add_articles  # noqa: E402
+from ui.uploads import UploadResult, add_articles, add_url  # noqa: E402
 
 log = logging.getLogger("newsdesk.ui")
 
@@ -462,12 +462,6 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
         url = (url or "").strip()
         if not url:
             return "Paste the address of an article or a feed first.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        try:
-            from ui.uploads import add_url
-        except ImportError:
-            return ("Adding by address is not available in this version of Newsdesk "
-                    "(ui.uploads.add_url is missing); use `rag ingest URL` or upload the file.",
-                    gr.skip(), gr.skip(), gr.skip(), gr.skip())
         try:
             result = add_url(url, settings)
         except Exception as err:  # noqa: BLE001 - a bad address is a message, not a crash
