@@ -82,3 +82,11 @@ def test_bad_file_error_names_the_file_and_the_reason(tmp_path, name, content, r
 def test_normalised_text_has_no_control_characters_or_windows_newlines():
     text = normalise_text("a\r\nb\x00c\x1b[31m\u200b\n\n\n\nd  \n")
     assert text == "a\nbc[31m\n\nd"
+
+
+def test_front_matter_keys_the_loader_does_not_know_are_ignored(tmp_path):
+    path = tmp_path / "odd.md"
+    path.write_text("---\npath: elsewhere\ntext: other\ntitle: Kept\n---\nThe body of the article, "
+                    "long enough to keep.\n", encoding="utf-8")
+    [article] = load_file(path)
+    assert article.title == "Kept" and article.path == str(path) and "body" in article.text

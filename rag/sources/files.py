@@ -22,6 +22,7 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".js
 MAX_FILE_BYTES = 20_000_000
 MIN_TEXT_CHARS = 20
 BODY_FIELDS = ("body", "text", "content", "article")
+META_FIELDS = ("title", "date", "source", "url", "byline", "author")
 _HEADER_LINE = re.compile(
     r"^\s*(title|date|source|url|byline|author)\s*[:=]?\s+(\S.*?)\s*$", re.IGNORECASE)
 _DATELINE_SOURCE = re.compile(r"^[A-Z][A-Za-z .'-]+,\s+[A-Z][a-z]{2,9}\.?\s+\d{1,2}\s+\(([^)]{2,40})\)")
@@ -110,7 +111,7 @@ def _load_markdown(path: Path, doc_id: str) -> list[Article]:
         post = frontmatter.loads(_read_text(path))
     except (yaml.YAMLError, ValueError) as err:
         raise ArticleError(f"{path}: front matter is not valid YAML ({err})") from None
-    meta = {k: v for k, v in post.metadata.items() if isinstance(k, str)}
+    meta = {k: v for k, v in post.metadata.items() if k in META_FIELDS}  # "path:" etc. ignored
     heading = re.match(r"\s*#\s+(.+)", post.content)
     if heading and "title" not in meta:
         meta["title"] = heading.group(1)
