@@ -21,6 +21,8 @@ from typing import Iterable, Iterator
 from rag.records import Filters, date_int
 
 SCHEMA_VERSION = "2"
+_BUMP_REVISION = ("INSERT INTO meta VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE "
+                  "SET value = CAST(value AS INTEGER) + 1")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
@@ -117,8 +119,7 @@ def _upgrade(conn: sqlite3.Connection) -> None:
             conn.execute("DROP TABLE IF EXISTS terms")
             conn.execute("DROP TABLE IF EXISTS chunks")
             conn.execute("DELETE FROM meta WHERE key = 'schema'")
-            conn.execute("INSERT INTO meta VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE "
-                         "SET value = CAST(value AS INTEGER) + 1")
+            conn.execute(_BUMP_REVISION)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -287,8 +288,7 @@ class Catalog:
         try:
             for sql, params in statements:
                 conn.executemany(sql, params)
-            conn.execute("INSERT INTO meta VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE "
-                         "SET value = CAST(value AS INTEGER) + 1")
+            conn.execute(_BUMP_REVISION)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
