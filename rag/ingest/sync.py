@@ -2,7 +2,8 @@
 
 Chunk ids are content hashes, so an ingest only embeds chunks the index lacks, deletes
 chunks of changed articles that no longer exist, and (with prune) deletes articles whose
-files left the folder. New chunks are written before stale ones are removed, so an
+files left the folder: only articles of the folders ingested (their id prefix), and never
+those of a file that failed to load (what the store has of it stays until it loads). New chunks are written before stale ones are removed, so an
 interrupted ingest leaves extra chunks at worst, and the next run removes them. Vectors
 are computed in the embedding model's batches and written in large ones.
 """
@@ -21,10 +22,10 @@ from rag.errors import NewsdeskError
 from rag.index.catalog import ChunkRow
 from rag.index.chunks import WRITE_BATCH, ChunkIndex, chunk_row, drop_index, meta_hash, open_index
 from rag.index.embeddings import embedding_name, get_embeddings
-from rag.index.store import store_errors
+from rag.index.store import StoreError, store_errors
 from rag.ingest.chunking import chunk_article
 from rag.records import Article
-from rag.sources.files import load_corpus
+from rag.sources.files import file_part, load_corpus
 from rag.text import tokenize
 
 
@@ -46,18 +47,26 @@ class IngestReport:
     embedded: int = 0
     pruned_articles: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped_records: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
         return (f"{self.files} files, {self.articles} articles, {self.chunks} chunks: "
                 f"{self.added} added, {self.unchanged} unchanged, {self.deleted} deleted, "
                 f"{self.updated} metadata updated, {self.embedded} embedded, "
-                f"{len(self.skipped)} files skipped, {self.seconds:.1f} s")
+                f"{len(self.skipped)} files skipped, "
+                + (f"{len(self.skipped_records)} records skipped, " if self.skipped_records else "")
+                + f"{self.seconds:.1f} s")
 
 
 def lock_path(settings: Settings) -> Path:
     """The file that serialises ingests into one collection."""
-    settings.store_path.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.store_path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"cannot create the store folder {settings.store_path} "
+                         f"({err.strerror or err}): check its permissions and free space") from None
     return settings.store_path / f".ingest-{settings.collection}.lock"
 
 
@@ -71,26 +80,40 @@ def ingest(folder: Path, settings: Settings, prune: bool = False, rebuild: bool 
     except Timeout:
         raise IngestBusyError(f"another ingest into collection {settings.collection!r} is "
                               f"running (lock {lock.lock_file}); wait for it to finish") from None
+    except OSError as err:
+        raise StoreError(f"cannot write the ingest lock {lock.lock_file} ({err.strerror or err}): "
+                         f"check the permissions of {settings.store_path}") from None
     try:
         corpus = load_corpus(folder)
-        report = IngestReport(files=corpus.files, skipped=corpus.skipped)
+        report = IngestReport(files=corpus.files, skipped=corpus.skipped,
+                              skipped_records=corpus.skipped_records, notes=corpus.notes)
         embeddings = get_embeddings(settings)
         with store_errors(settings):
-            if rebuild:
-                drop_index(settings)
+            if rebuild and (moved := drop_index(settings)) is not None:
+                report.notes.append((str(settings.store_path), f"the store was damaged; it was "
+                                     f"moved to {moved} and built afresh"))
             index = open_index(settings, embedding_name(embeddings),
                                getattr(embeddings, "dimension", None), create=True)
-            sync(index, corpus.articles, corpus.seen_ids, settings, report, prune, progress)
+            sync(index, corpus.articles, corpus.seen_ids, settings, report, prune, progress,
+                 scopes=corpus.scopes)
         report.seconds = time.perf_counter() - started
         return report
     finally:
         lock.release()
 
 
+def is_kept(doc_id: str, seen_ids: set[str]) -> bool:
+    """Whether prune keeps a stored article: it was seen, or it is a record of a file
+    that was seen (a file that failed to load, wholly or in part, keeps its records)."""
+    return doc_id in seen_ids or file_part(doc_id) in seen_ids
+
+
 def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], settings: Settings,
-         report: IngestReport, prune: bool = False, progress: bool = False) -> None:
-    """Make the index hold exactly the chunks of `articles`, plus (without prune) the
-    chunks of articles not among `seen_ids`."""
+         report: IngestReport, prune: bool = False, progress: bool = False,
+         scopes: set[str] | None = None) -> None:
+    """Make the index hold exactly the chunks of `articles`, plus the chunks of other
+    stored articles unless prune removes them: with prune, an article whose id starts
+    with one of `scopes` (all, when None) and is not kept by `seen_ids` goes."""
     wanted: dict[str, ChunkRow] = {}
     for article in articles:
         article_hash = meta_hash(article)
@@ -103,7 +126,8 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     vectors = set(catalogued) if index.vector_count() == len(catalogued) else index.vector_ids()
     ingested_docs = {a.doc_id for a in articles}
     stale = [cid for cid, (doc_id, _) in catalogued.items() if cid not in wanted and (
-        doc_id in ingested_docs or (prune and doc_id not in seen_ids))]
+        doc_id in ingested_docs or (prune and _in_scope(doc_id, scopes)
+                                    and not is_kept(doc_id, seen_ids)))]
     report.pruned_articles = len({catalogued[c][0] for c in stale} - ingested_docs)
     orphans = [cid for cid in vectors - set(catalogued) if cid not in wanted]
     to_embed = [cid for cid in wanted if cid not in vectors]
@@ -123,6 +147,10 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     if stale or orphans:
         index.delete(stale, vectors_too=orphans)
         report.deleted += len(stale)
+
+
+def _in_scope(doc_id: str, scopes: set[str] | None) -> bool:
+    return scopes is None or any(doc_id.startswith(scope) for scope in scopes)
 
 
 def _embed_and_add(index: ChunkIndex, rows: list[ChunkRow], settings: Settings,
