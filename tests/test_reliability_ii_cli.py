@@ -84,22 +84,33 @@ def _assert_one_clean_line(run: subprocess.CompletedProcess, *words: str) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode,words", [("401", ["rejected the API key", "api_key"]),
-                                        ("500", ["HTTP 500"]), ("400", ["HTTP 400"]),
-                                        ("garbage", ["not an OpenAI embeddings response"])])
-def test_a_failing_embedding_server_gives_one_line_without_the_key_on_ingest_ask_and_serve(
-        tmp_path, embedding_server, mode, words):
+def test_a_key_the_embedding_server_rejects_and_echoes_is_never_printed_by_ingest_ask_or_serve(
+        tmp_path, embedding_server):
     env = _remote_env(tmp_path, embedding_server.fake.base_url)
     built = _rag(env, "ingest", "--quiet")
     assert built.returncode == 0, built.stderr
-    embedding_server.mode = mode
+    embedding_server.mode = "401"
     (Path(env["NEWSDESK_CORPUS_DIR"]) / "new.txt").write_text("A new article about a summit "
                                                               "in Vienna on energy prices.")
     for args in (["ingest", "--quiet"], ["ask", "Who met in Geneva?"],
                  ["serve", "--port", "9"]):  # serve ingests first, so it meets the server
-        _assert_one_clean_line(_rag(env, *args), embedding_server.fake.base_url, *words)
+        _assert_one_clean_line(_rag(env, *args), embedding_server.fake.base_url,
+                               "rejected the API key", "api_key")
+    assert all(r["headers"].get("authorization") == f"Bearer {KEY}"
+               for r in embedding_server.fake.requests), "the server was not sent the key"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("mode,words", [("500", ["HTTP 500"]), ("400", ["HTTP 400"]),
+                                        ("garbage", ["not an OpenAI embeddings response"])])
+def test_an_embedding_server_failing_otherwise_gives_one_line_without_the_key(
+        tmp_path, embedding_server, mode, words):
+    embedding_server.mode = mode
+    run = _rag(_remote_env(tmp_path, embedding_server.fake.base_url), "ingest", "--quiet")
+    _assert_one_clean_line(run, embedding_server.fake.base_url, *words)
+
+
+@pytest.mark.slow
 def test_an_embedding_server_that_is_down_gives_one_line_naming_it(tmp_path):
     from tests.support.reliability import free_port
 
@@ -109,6 +120,7 @@ def test_an_embedding_server_that_is_down_gives_one_line_naming_it(tmp_path):
 
 
 # -- item 8: file names that drive the terminal ------------------------------------------
+@pytest.mark.slow
 def test_ingest_prints_file_names_with_terminal_escapes_and_newlines_escaped(tmp_path):
     settings = make_settings(tmp_path)
     folder = settings.corpus_dir

@@ -276,7 +276,6 @@ def test_article_ids_are_unambiguous_across_folders_files_and_records(tmp_path):
     assert not any(i.startswith(("http://", "https://")) for i in ids)
 
 
-@pytest.mark.slow
 def test_two_folders_with_the_same_file_name_both_stay(tmp_path):
     settings = make_settings(tmp_path)
     for year, sentence in (("desk2022", SENTENCES[0]), ("desk2023", SENTENCES[1])):
@@ -288,7 +287,6 @@ def test_two_folders_with_the_same_file_name_both_stay(tmp_path):
     assert set(_stored(settings)) == {"desk2022/index.md", "desk2023/index.md"}
 
 
-@pytest.mark.slow
 def test_deleting_one_of_two_same_named_files_leaves_the_other_untouched(tmp_path):
     settings = make_settings(tmp_path)
     folder = settings.corpus_dir
@@ -302,7 +300,6 @@ def test_deleting_one_of_two_same_named_files_leaves_the_other_untouched(tmp_pat
     assert set(_stored(settings)) == {"corpus/report.md", "corpus/report.txt"}
 
 
-@pytest.mark.slow
 def test_prune_drops_an_older_copy_when_a_new_one_sorts_first(tmp_path):
     settings = make_settings(tmp_path)
     folder = settings.corpus_dir
@@ -340,9 +337,9 @@ operation = st.one_of(
 
 
 @pytest.mark.slow
-@hsettings(max_examples=8, deadline=None, derandomize=True, database=None,
+@hsettings(max_examples=30, deadline=None, derandomize=True, database=None,
            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.lists(operation, min_size=2, max_size=5))
+@given(st.lists(operation, min_size=2, max_size=6))
 def test_any_sequence_of_ingests_leaves_the_store_a_clean_ingest_would(operations):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

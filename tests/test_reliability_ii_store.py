@@ -204,8 +204,7 @@ def _garble(path: Path, how: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target,how", [("chroma.sqlite3", "garbled"), ("chroma.sqlite3", "truncated"),
-                                        ("catalog", "overwritten")])
+@pytest.mark.parametrize("target,how", [("chroma.sqlite3", "truncated"), ("catalog", "overwritten")])
 def test_a_damaged_store_says_rebuild_and_rebuild_works(harbour, target, how):
     path = catalog_path(harbour) if target == "catalog" else harbour.store_path / target
     _garble(path, how)
@@ -229,14 +228,14 @@ def _read_only(settings) -> list[str] | None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [["ask", "How did the harbour festival go?"], ["ingest", "--quiet"],
-                                     ["ingest", "--rebuild", "--quiet"]])
-def test_a_read_only_store_gives_one_line_saying_check_permissions(harbour, command):
+def test_a_read_only_store_gives_one_line_saying_check_permissions(harbour):
     prefix = _read_only(harbour)
     if prefix is None:
         pytest.skip("no private mount namespaces here (root ignores file modes)")
-    line = _one_error(_rag(harbour, *command, prefix=prefix), "permissions")
-    assert str(harbour.store_path) in line
+    for command in (["ask", "How did the harbour festival go?"], ["ingest", "--quiet"],
+                    ["ingest", "--rebuild", "--quiet"]):
+        line = _one_error(_rag(harbour, *command, prefix=prefix), "permissions")
+        assert str(harbour.store_path) in line
 
 
 # -- item 10: something else than Chroma on the port --------------------------------------
