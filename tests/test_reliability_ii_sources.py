@@ -312,6 +312,23 @@ def test_prune_drops_an_older_copy_when_a_new_one_sorts_first(tmp_path):
     assert set(_stored(settings)) == {"corpus/a.txt"}
 
 
+def test_a_collection_stored_under_the_old_ids_is_built_afresh(tmp_path):
+    import sqlite3
+
+    from rag.index.chunks import catalog_path
+
+    settings = make_settings(tmp_path)
+    settings.corpus_dir.mkdir(parents=True)
+    (settings.corpus_dir / "a.txt").write_text(SENTENCES[0])
+    ingest(settings.corpus_dir, settings, progress=False)
+    with sqlite3.connect(catalog_path(settings)) as conn:  # as an older Newsdesk left it
+        conn.execute("DELETE FROM meta WHERE key = 'doc_ids'")
+        conn.execute("UPDATE chunks SET doc_id = 'a'")
+    report = ingest(settings.corpus_dir, settings, progress=False)
+    assert set(_stored(settings)) == {"corpus/a.txt"}
+    assert any("old article ids" in note for _, note in report.notes)
+
+
 # -- the property: any sequence of ingests ends where a clean ingest does ------------------
 NAMES = ["a.md", "a.txt", "b.txt", "sub/a.md", "recs.jsonl", "recs.json", "recs#1.txt"]
 

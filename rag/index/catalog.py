@@ -152,6 +152,16 @@ class Catalog:
         return int(row[0]) if row else 0
 
     @_explained
+    def meta(self, key: str) -> str | None:
+        """A value recorded with the collection (e.g. the article-id scheme), or None."""
+        row = self._connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write([("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                      "excluded.value", [(key, value)])])
+
+    @_explained
     def count(self, filters: Filters = Filters()) -> int:
         where, params = filter_sql(filters)
         return self._connection().execute(f"SELECT count(*) FROM chunks c WHERE {where}",

@@ -29,6 +29,9 @@ from rag.sources.files import file_part, load_corpus
 from rag.text import tokenize
 
 
+DOC_ID_SCHEME = "folder-scoped-1"  # rag.sources.files' ids; older collections are rebuilt
+
+
 class IngestBusyError(NewsdeskError):
     """Another ingest holds the lock for this collection."""
 
@@ -94,6 +97,15 @@ def ingest(folder: Path, settings: Settings, prune: bool = False, rebuild: bool 
                                      f"moved to {moved} and built afresh"))
             index = open_index(settings, embedding_name(embeddings),
                                getattr(embeddings, "dimension", None), create=True)
+            if index.catalog.meta("doc_ids") != DOC_ID_SCHEME:
+                if index.count():  # ids changed: every chunk id changes, so nothing is lost
+                    index.catalog.close()
+                    drop_index(settings)
+                    index = open_index(settings, embedding_name(embeddings),
+                                       getattr(embeddings, "dimension", None), create=True)
+                    report.notes.append((str(settings.store_path), "articles were stored under "
+                                         "the old article ids; the collection was built afresh"))
+                index.catalog.set_meta("doc_ids", DOC_ID_SCHEME)
             sync(index, corpus.articles, corpus.seen_ids, settings, report, prune, progress,
                  scopes=corpus.scopes)
         report.seconds = time.perf_counter() - started
