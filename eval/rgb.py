@@ -77,9 +77,9 @@ def snippet_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def snippet_doc_id(text: str) -> str:
-    """The doc id `rag.articles` gives the snippet's record in rgb.jsonl."""
-    return f"{CORPUS_FILE_STEM}#{snippet_key(text)}"
+def snippet_doc_id(text: str, label: str = "all") -> str:
+    """The doc id ingest gives the snippet's record in corpus-<label>/rgb.jsonl."""
+    return f"corpus-{label}/{CORPUS_FILE_STEM}.jsonl#id={snippet_key(text)}"
 
 
 def _title(text: str) -> str:
@@ -138,7 +138,7 @@ def build(name: str, instances: list[dict[str, Any]], limit: int | None = None) 
     for item, record in pairs:
         if not record.answerable:
             hidden = set(item["positive"]) | {s for s in snippets if contains_gold(s, item["answer"])}
-            record.exclude_doc_ids = sorted(snippet_doc_id(s) for s in hidden)
+            record.exclude_doc_ids = sorted(snippet_doc_id(s, label) for s in hidden)
     return RGBPlan([record for _, record in pairs], snippets, label)
 
 

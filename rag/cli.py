@@ -6,6 +6,7 @@ command takes --config and --profile to choose them.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 
@@ -13,6 +14,7 @@ import click
 
 from rag.config import LoadedSettings, describe, load_settings
 from rag.errors import NewsdeskError
+from rag.text import printable
 
 EXIT_FAILURE = 1
 # Commands defined by the surfaces above this package, imported only when called (rag
@@ -38,8 +40,21 @@ class NewsdeskGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (NewsdeskError, FileNotFoundError, ValueError) as err:
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {_printable_lines(err)}", err=True)
             ctx.exit(EXIT_FAILURE)
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+            where = f" writing {printable(err.filename)}" if err.filename else ""
+            click.echo(f"error: the disk is full{where}; free some space and run the command "
+                       "again", err=True)
+            ctx.exit(EXIT_FAILURE)
+
+
+def _printable_lines(message: object) -> str:
+    """An error message with each line made safe to print (lines of a multi-line message
+    stay lines)."""
+    return "\n".join(printable(line) for line in str(message).split("\n"))
 
 
 @click.group(cls=NewsdeskGroup)
@@ -59,9 +74,12 @@ def settings_from(ctx: click.Context, **overrides) -> LoadedSettings:
 
 
 def echo_report(report) -> None:
-    """An ingest's skipped files (on stderr) and its summary."""
-    for path, reason in report.skipped:
-        click.echo(f"skipped {path}: {reason}", err=True)
+    """An ingest's skipped files and records and its notes (on stderr, names escaped so
+    they cannot drive the terminal or forge lines) and its summary."""
+    for path, reason in [*report.skipped, *getattr(report, "skipped_records", [])]:
+        click.echo(f"skipped {printable(path)}: {printable(reason)}", err=True)
+    for path, note in getattr(report, "notes", []):
+        click.echo(f"note: {printable(path)}: {printable(note)}", err=True)
     click.echo(report.summary())
 
 
@@ -113,10 +131,11 @@ def _print_answer(answer) -> None:
         click.echo(f"Answer: {answer.short_answer.text} [{answer.short_answer.n}]")
     click.echo(answer.answer)
     for c in answer.citations:
-        meta = ", ".join(v for v in (c.date, c.source) if v)
-        click.echo(f"  [{c.n}] {c.title} ({meta}): “{c.quote}”")
+        meta = ", ".join(printable(v) for v in (c.date, c.source) if v)
+        shown = f" ({meta})" if meta else ""
+        click.echo(f"  [{c.n}] {printable(c.title)}{shown}: “{c.quote}”")
         if c.copies:
-            outlets = dict.fromkeys(m["source"] or m["title"] for m in c.copies)
+            outlets = dict.fromkeys(printable(m["source"] or m["title"]) for m in c.copies)
             click.echo("      also in: " + ", ".join(outlets))
 
 
@@ -135,7 +154,7 @@ def _iso_date(ctx, param, value: str | None) -> str | None:
 
 
 _filter_options = [
-    click.option("--top-k", type=int, help="Passages given to the generator."),
+    click.option("--top-k", type=click.IntRange(min=1), help="Passages given to the generator."),
     click.option("--from", "date_from", help="Only articles dated on/after YYYY-MM-DD."),
     click.option("--to", "date_to", help="Only articles dated on/before YYYY-MM-DD."),
     click.option("--source", "sources", multiple=True, help="Only these sources (repeatable)."),

@@ -257,7 +257,7 @@ def load_settings(config_file: str | Path | None = None, profile: str | None = N
                   **overrides: Any) -> LoadedSettings:
     """Read, merge and validate the settings; raise ConfigError naming what is wrong."""
     path = _settings_file(config_file)
-    data = _read_toml(path) if path else {}
+    data = check_shape(_read_toml(path), path) if path else {}
     profiles = data.get("profiles", {})
     env = _env_values()
     env_profile = env.pop("profile", None)
@@ -317,3 +317,25 @@ def describe(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
             shown = str(value)
         rows.append((name, shown, loaded.sources.get(name, "default")))
     return rows
+
+
+def check_shape(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The settings file's tables, checked before use: `[default]` and each
+    `[profiles.NAME]` are tables, `profile` is text; a ConfigError names what is not."""
+    if not isinstance(data.get("default", {}), dict):
+        raise ConfigError(f"{path}: `default` must be a table ([default] with settings under "
+                          f"it), not {type(data['default']).__name__}")
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{path}: `profiles` must be a table of tables ([profiles.NAME]), "
+                          f"not {type(profiles).__name__}")
+    for name, table in profiles.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: profile {name!r} must be a table ([profiles.{name}] with "
+                              f"settings under it), not {type(table).__name__}")
+    for origin, table in [("[default]", data.get("default", {})),
+                          *((f"[profiles.{n}]", t) for n, t in profiles.items())]:
+        if "profile" in table and not isinstance(table["profile"], str):
+            raise ConfigError(f"{path} {origin}: `profile` must be a profile name in quotes, "
+                              f"not {type(table['profile']).__name__}")
+    return data

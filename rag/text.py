@@ -32,6 +32,15 @@ def safe_text(text: str) -> str:
                    if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
 
 
+def printable(text: object) -> str:
+    """Text safe to print on one terminal line: control and format characters (newlines,
+    ESC, bidi overrides, line separators) written as escapes such as `\\x1b` and `\\n`,
+    so a file name can neither move the cursor nor forge an output line."""
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") else ch
+                   for ch in str(text))
+
+
 def normalise_text(text: str) -> str:
     """NFC, Unix newlines, no control characters, no trailing spaces, at most one blank line."""
     text = safe_text(unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n"))

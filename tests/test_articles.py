@@ -16,7 +16,7 @@ def test_shipped_seed_article_carries_its_metadata():
     from tests.conftest import SEED_ARTICLE
 
     article = load_file(SEED_ARTICLE)[0]
-    assert article.doc_id == "000_3ff6c92db07b6aa6"
+    assert article.doc_id == "corpus/000_3ff6c92db07b6aa6.md"
     assert (article.title, article.date, article.source) == (
         "Blinken and Lavrov wrap up talks in Geneva", "2022-01-21", "Reuters")
     assert "Simon Lewis" in article.byline
@@ -60,7 +60,8 @@ def test_json_and_jsonl_records_become_articles(tmp_path):
     one = load_file(tmp_path / "one.json")
     many = load_file(tmp_path / "many.jsonl")
     assert one[0].url == "https://x.test/a" and one[0].source == "AFP"
-    assert [a.doc_id for a in many] == ["many#0", "many#1", "many#2"]
+    folder = tmp_path.resolve().name
+    assert [a.doc_id for a in many] == [f"{folder}/many.jsonl#id={i}" for i in range(3)]
 
 
 @pytest.mark.parametrize("name,content,reason", [

@@ -107,7 +107,7 @@ def test_rgb_unanswerable_records_hide_the_positives_and_any_snippet_with_the_an
 def test_rgb_corpus_skips_snippets_too_short_to_be_articles(tmp_path):
     plan = rgb.build("rgb", INSTANCES)
     assert "Tiny." not in plan.snippets and len(plan.snippets) == 4
-    path = rgb.write_corpus(plan.snippets, tmp_path)
+    path = rgb.write_corpus(plan.snippets, tmp_path / "corpus-all")
     articles = load_file(path)
     assert {a.doc_id for a in articles} == {rgb.snippet_doc_id(s) for s in plan.snippets}
 

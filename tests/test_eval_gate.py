@@ -130,6 +130,6 @@ def test_rgb_subset_prints_its_figures_and_writes_reports(work, tmp_path):
     assert data["settings"]["collection"].startswith("newsdesk-eval-rgb-3q")
     unanswerable_passages = {p["doc_id"] for r in data["results"] if r["id"].endswith("-u")
                              for p in r["passages"]}
-    positives = {rgb.snippet_doc_id(s) for item in rgb.load_instances()[:3] for s in item["positive"]}
+    positives = {rgb.snippet_doc_id(s, "3q") for item in rgb.load_instances()[:3] for s in item["positive"]}
     assert not unanswerable_passages & positives, "an unanswerable question saw its positives"
     assert list(tmp_path.glob("*.png")) and list(tmp_path.glob("*.md"))

@@ -27,7 +27,7 @@ def test_eval_answers_from_the_same_passages_as_the_production_retriever(setting
     _corpus_with_three_articles(settings)
     desk = make_desk(settings, log=lambda _: None)
     for question in QUESTIONS:
-        for hidden in ([], ["geneva"], ["000_3ff6c92db07b6aa6", "energy"]):
+        for hidden in ([], ["corpus/geneva.json"], ["corpus/000_3ff6c92db07b6aa6.md", "corpus/energy.json"]):
             record = EvalRecord(id="q", question=question, reference_answer="", answerable=True,
                                 evidence=[], exclude_doc_ids=hidden)
             scored = [p.chunk_id for p in ask(desk, record, top_k=5).passages]

@@ -228,7 +228,7 @@ def test_a_jsonl_record_holding_a_unicode_line_break_stays_one_record(tmp_path, 
                for i in range(2)]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
     articles = load_file(path)
-    assert [a.doc_id for a in articles] == ["wire#0", "wire#1"]
+    assert [a.doc_id for a in articles] == [f"{tmp_path.resolve().name}/wire.jsonl#id={i}" for i in range(2)]
     assert all("Paragraph two" in a.text for a in articles)
 
 
@@ -333,7 +333,7 @@ BAD_CONTENT = {
     "cp1252.md": "\u201cQuoted\u201d news \u2013 long enough to be an article".encode("cp1252"),
     "utf16-no-bom.txt": "Talks went on all day in Geneva".encode("utf-16-le"),
     "truncated.json": b'{"title": "x", "body": "never closed',
-    "bad-line.jsonl": b'{"body": "fine text that is long enough to count"}\n{oops\n',
+    "bad-lines.jsonl": b'{oops\n{"body": 42}\n',  # a broken line alone: tests/test_reliability_ii_sources.py
     "no-body.json": b'{"title": "only a title", "body": 42}',
     "list-of-numbers.json": b"[1, 2, 3]",
     "deep.json": b"[" * 100_000 + b"]" * 100_000,

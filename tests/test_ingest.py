@@ -61,10 +61,10 @@ def test_reingesting_an_unchanged_corpus_embeds_nothing(settings):
 def test_a_changed_article_replaces_its_old_chunks(settings):
     _add_article(settings.corpus_dir, "later.json", "Talks resumed in Vienna on Monday. " * 3, title="Vienna")
     ingest(settings.corpus_dir, settings, progress=False)
-    before = _chunks_by_doc(settings)["later"]
+    before = _chunks_by_doc(settings)["corpus/later.json"]
     _add_article(settings.corpus_dir, "later.json", "Talks collapsed in Vienna on Tuesday. " * 3, title="Vienna")
     report = ingest(settings.corpus_dir, settings, progress=False)
-    after = _chunks_by_doc(settings)["later"]
+    after = _chunks_by_doc(settings)["corpus/later.json"]
     assert before.isdisjoint(after)
     assert report.deleted == len(before) and report.added == len(after)
     rows = _index(settings).catalog.rows(list(after))
@@ -77,8 +77,8 @@ def test_a_title_change_updates_metadata_without_embedding(settings):
     _add_article(settings.corpus_dir, "later.json", "Talks resumed in Vienna on Monday. " * 3, title="New")
     report = ingest(settings.corpus_dir, settings, progress=False)
     assert report.embedded == 0 and report.updated >= 1
-    assert {r.title for r in _rows(settings) if r.doc_id == "later"} == {"New"}
-    metas = _index(settings).store.collection.get(where={"doc_id": "later"}, include=["metadatas"])["metadatas"]
+    assert {r.title for r in _rows(settings) if r.doc_id == "corpus/later.json"} == {"New"}
+    metas = _index(settings).store.collection.get(where={"doc_id": "corpus/later.json"}, include=["metadatas"])["metadatas"]
     assert {m["title"] for m in metas} == {"New"}
 
 
@@ -87,9 +87,9 @@ def test_removed_articles_stay_until_prune(settings):
     ingest(settings.corpus_dir, settings, progress=False)
     (settings.corpus_dir / "gone.json").unlink()
     kept = ingest(settings.corpus_dir, settings, progress=False)
-    assert "gone" in _chunks_by_doc(settings) and kept.deleted == 0
+    assert "corpus/gone.json" in _chunks_by_doc(settings) and kept.deleted == 0
     pruned = ingest(settings.corpus_dir, settings, prune=True, progress=False)
-    assert "gone" not in _chunks_by_doc(settings)
+    assert "corpus/gone.json" not in _chunks_by_doc(settings)
     assert pruned.pruned_articles == 1 and pruned.deleted > 0
 
 
@@ -104,7 +104,7 @@ def test_bad_files_are_skipped_by_name_and_good_ones_ingested(settings):
     skipped = {name.rsplit("/", 1)[-1]: reason for name, reason in report.skipped}
     assert set(skipped) == {"empty.txt", "photo.txt", "broken.json", "notes.docx"}
     assert "binary" in skipped["photo.txt"] and "malformed JSON" in skipped["broken.json"]
-    assert set(_chunks_by_doc(settings)) == {"000_3ff6c92db07b6aa6", "good"}
+    assert set(_chunks_by_doc(settings)) == {"corpus/000_3ff6c92db07b6aa6.md", "corpus/good.json"}
 
 
 def test_a_duplicate_file_under_another_name_is_not_ingested_twice(settings):

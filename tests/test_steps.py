@@ -24,7 +24,7 @@ def test_without_steps_one_long_article_can_fill_the_top_k(tmp_path, corpus):
     _long_article_and_a_short_one(settings)
     answer = Newsdesk(settings).answer("Geneva summit energy prices")
     assert answer.steps == []
-    assert sum(p.doc_id == "long" for p in answer.passages) > 2
+    assert sum(p.doc_id.endswith("/long.json") for p in answer.passages) > 2
 
 
 def test_per_article_limit_caps_passages_per_article_and_is_named_in_the_answer(tmp_path, corpus):
@@ -32,8 +32,8 @@ def test_per_article_limit_caps_passages_per_article_and_is_named_in_the_answer(
                              max_passages_per_article=2)
     _long_article_and_a_short_one(settings)
     answer = Newsdesk(settings).answer("Geneva summit energy prices")
-    assert sum(p.doc_id == "long" for p in answer.passages) == 2
-    assert "short" in {p.doc_id for p in answer.passages}
+    assert sum(p.doc_id.endswith("/long.json") for p in answer.passages) == 2
+    assert any(p.doc_id.endswith("/short.json") for p in answer.passages)
     assert [p.n for p in answer.passages] == list(range(1, len(answer.passages) + 1))
     assert answer.to_dict()["steps"] == ["per_article_limit"]
 

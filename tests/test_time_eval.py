@@ -34,7 +34,7 @@ def test_the_dated_set_covers_time_stories_copies_and_refusals():
     assert all(any(tag in r.tags for r in records) for tag in TIME_TAGS)
     assert sum(1 for r in records if not r.answerable) >= 5
     assert len({doc.split("-")[0] for doc in articles}) >= 3
-    assert any(doc.endswith("-copy") for doc in articles)
+    assert any(doc.endswith("-copy.md") for doc in articles)
     assert all(a.date for a in articles.values())
     assert check_evidence(records, articles) == []
 

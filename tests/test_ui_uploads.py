@@ -48,7 +48,7 @@ def test_uploaded_article_is_saved_ingested_and_answerable(tmp_path, settings):
     assert result.added == ["mars.txt"] and not result.rejected
     assert (settings.corpus_dir / "mars.txt").read_text() == MARS
     answer = Newsdesk(settings).answer("Where did the Aurora probe land?")
-    assert any(c.doc_id == "mars" and "Jezero" in c.quote for c in answer.citations)
+    assert any(c.doc_id == "corpus/mars.txt" and "Jezero" in c.quote for c in answer.citations)
 
 
 @pytest.mark.parametrize("original", ["../../escape.txt", "..\\..\\escape.txt", "/etc/escape.txt",

@@ -85,11 +85,11 @@ def ui_url(ui_settings) -> Iterator[str]:
 
 def article_text(settings: Settings, doc_id: str) -> str:
     """The normalised text of a corpus article (what citation offsets index)."""
-    from rag.sources.files import load_file
+    from rag.sources.files import file_doc_id, load_file
 
     folder = Path(settings.corpus_dir)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        base = path.relative_to(folder).with_suffix("").as_posix()
+        base = file_doc_id(path, folder)
         if doc_id == base or doc_id.startswith(base + "#"):
             for article in load_file(path, base):
                 if article.doc_id == doc_id:

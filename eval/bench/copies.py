@@ -168,12 +168,15 @@ def main(argv: list[str] | None = None) -> None:
 
     from eval.syndication import SEED, build
     from rag.config import Settings
-    from rag.sources.files import load_corpus
+    from rag.sources.files import file_doc_id, load_corpus
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="copies-bench-"))
     folder = work / "syndication"
     try:
-        labels = build(folder, seed=SEED if args.seed is None else args.seed)
+        by_name = build(folder, seed=SEED if args.seed is None else args.seed)
+        ids = {name: file_doc_id(folder / f"{name}.md", folder) for name in by_name}
+        labels = {ids[name]: {**label, "story": ids.get(label["story"], label["story"])}
+                  for name, label in by_name.items()}  # keyed by article id, as ingest names them
         corpus = load_corpus(folder)
         for path, reason in corpus.skipped:
             print(f"skipped {path}: {reason}")

@@ -12,13 +12,17 @@ revision that announces them, and a killed writer leaves the last committed stat
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
+from rag.index.store import StoreError, storage_problem
 from rag.records import Filters, date_int
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = "2"
 _BUMP_REVISION = ("INSERT INTO meta VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE "
@@ -122,8 +126,28 @@ def _upgrade(conn: sqlite3.Connection) -> None:
             conn.execute(_BUMP_REVISION)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
+
+
+class CatalogError(StoreError):
+    """The catalog file is damaged, read-only or on a full disk; the message says which
+    file and what to do."""
+
+
+def _explained(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn SQLite and file-system errors of a catalog call into one-line CatalogErrors."""
+    @functools.wraps(method)
+    def call(self: "Catalog", *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as err:
+            problem = storage_problem(err, f"catalog {self.path}", self.path.parent)
+            if problem is None:
+                raise
+            raise CatalogError(problem) from None
+    return call
 
 
 class Catalog:
@@ -154,20 +178,34 @@ class Catalog:
 
     # -- reading ---------------------------------------------------------------------
     @property
+    @_explained
     def revision(self) -> int:
         row = self._connection().execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
         return int(row[0]) if row else 0
 
+    @_explained
+    def meta(self, key: str) -> str | None:
+        """A value recorded with the collection (e.g. the article-id scheme), or None."""
+        row = self._connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write([("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                      "excluded.value", [(key, value)])])
+
+    @_explained
     def count(self, filters: Filters = Filters()) -> int:
         where, params = filter_sql(filters)
         return self._connection().execute(f"SELECT count(*) FROM chunks c WHERE {where}",
                                           params).fetchone()[0]
 
+    @_explained
     def states(self) -> dict[str, tuple[str, str]]:
         """chunk id -> (doc id, metadata hash) of every chunk: what ingest compares against."""
         rows = self._connection().execute("SELECT chunk_id, doc_id, meta_hash FROM chunks")
         return {chunk_id: (doc_id, meta_hash) for chunk_id, doc_id, meta_hash in rows}
 
+    @_explained
     def rows(self, chunk_ids: list[str]) -> dict[str, ChunkRow]:
         """The stored rows of these chunks (deleted ones are simply absent)."""
         found: dict[str, ChunkRow] = {}
@@ -179,6 +217,7 @@ class Catalog:
                 found[row[0]] = ChunkRow(*row)
         return found
 
+    @_explained
     def allowed_ids(self, filters: Filters, limit: int) -> list[str] | None:
         """Chunk ids passing the filters, or None when more than `limit` do."""
         where, params = filter_sql(filters)
@@ -186,6 +225,7 @@ class Catalog:
             f"SELECT c.chunk_id FROM chunks c WHERE {where} LIMIT ?", params + [limit + 1])]
         return None if len(ids) > limit else ids
 
+    @_explained
     def search_words(self, words: list[str], k: int, filters: Filters) -> list[tuple[ChunkRow, float]]:
         """The k best chunks for the words by BM25 (FTS5), filters applied, best first."""
         expression = match_expression(words)
@@ -198,6 +238,7 @@ class Catalog:
         rows = self._connection().execute(query, [expression, *params, k])
         return [(ChunkRow(*row[:-1]), -float(row[-1])) for row in rows]
 
+    @_explained
     def facts(self) -> dict:
         """What the catalog holds: chunks, articles, sources, date range."""
         conn = self._connection()
@@ -282,6 +323,7 @@ class Catalog:
             yield [ChunkRow(*row[1:]) for row in got]
 
     # -- writing (one writer at a time: ingest holds the lock) -----------------------
+    @_explained
     def _write(self, statements: Iterable[tuple[str, Iterable]]) -> None:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
@@ -291,7 +333,8 @@ class Catalog:
             conn.execute(_BUMP_REVISION)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     def put(self, rows: list[ChunkRow], words: list[list[str]]) -> None:

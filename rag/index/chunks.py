@@ -308,11 +308,13 @@ def open_index(settings: Settings, model_name: str, dim: int | None, create: boo
         return ChunkIndex(settings, model_name, dim, create=create)
 
 
-def drop_index(settings: Settings) -> None:
-    """Delete the collection and its catalog (`rag ingest --rebuild`)."""
+def drop_index(settings: Settings) -> Path | None:
+    """Delete the collection and its catalog (`rag ingest --rebuild`); returns where a
+    damaged embedded store was moved aside, if it was."""
     with store_errors(settings):
-        drop_collection(settings)
+        moved = drop_collection(settings)
     path = catalog_path(settings)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     _revisions_written.pop(str(path), None)
+    return moved

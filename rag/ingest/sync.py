@@ -2,9 +2,11 @@
 incremental, crash-safe.
 
 Chunk ids are content hashes, so an ingest only embeds chunks the index lacks, deletes
-chunks of changed articles that no longer exist, and (with prune) deletes articles whose
-files left the folder. New chunks are written before stale ones are removed, so an
-interrupted ingest leaves extra chunks at worst, and the next run removes them. Vectors
+chunks of changed articles that no longer exist, and (with prune) deletes articles that
+left the sources read: only articles of the folders and files ingested (their id prefix)
+and feed items that left their feed, never those of a file that failed to load (what the
+store has of it stays until it loads). New chunks are written before stale ones are
+removed, so an interrupted ingest leaves extra chunks at worst, and the next run removes them. Vectors
 are computed in the embedding model's batches and written in large ones.
 
 Syndicated copies (`rag.ingest.copies`) are grouped into stories over the whole
@@ -29,14 +31,18 @@ from rag.errors import NewsdeskError
 from rag.index.catalog import ChunkRow
 from rag.index.chunks import WRITE_BATCH, ChunkIndex, chunk_row, drop_index, meta_hash, open_index
 from rag.index.embeddings import embedding_name, get_embeddings
-from rag.index.store import store_errors
+from rag.index.store import StoreError, store_errors
 from rag.ingest.chunking import chunk_article
 from rag.ingest.copies import count_copies, fingerprint, group, text_from_chunks
 from rag.records import Article
+from rag.sources.files import file_part
 from rag.sources.mixed import Sources, is_web_id, read_local, split_sources
 from rag.sources.state import SourceState, state_path
 from rag.sources.urls import WebRead, read_urls
 from rag.text import tokenize
+
+
+DOC_ID_SCHEME = "folder-scoped-1"  # rag.sources.files' ids; older collections are rebuilt
 
 
 class IngestBusyError(NewsdeskError):
@@ -60,6 +66,8 @@ class IngestReport:
     stories: int = 0         # stories that have copies (whole collection)
     pruned_articles: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped_records: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     web: WebRead | None = None  # what was read from URLs (feeds, pages), when any
 
@@ -74,12 +82,18 @@ class IngestReport:
                 f"{self.added} added, {self.unchanged} unchanged, {self.deleted} deleted, "
                 f"{self.updated} metadata updated, {self.embedded} embedded, "
                 f"{self.shared} shared; {self.copies} copies of {self.stories} stories; "
-                f"{skipped}, {self.seconds:.1f} s")
+                f"{skipped}, "
+                + (f"{len(self.skipped_records)} records skipped, " if self.skipped_records else "")
+                + f"{self.seconds:.1f} s")
 
 
 def lock_path(settings: Settings) -> Path:
     """The file that serialises ingests into one collection."""
-    settings.store_path.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.store_path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"cannot create the store folder {settings.store_path} "
+                         f"({err.strerror or err}): check its permissions and free space") from None
     return settings.store_path / f".ingest-{settings.collection}.lock"
 
 
@@ -88,8 +102,8 @@ def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune
     """Bring the collection in line with the sources (folders, article files, http(s) URLs
     of pages or RSS/Atom feeds); returns what was done, with every source skipped and why.
 
-    With prune, a folder's articles that left it are deleted (articles read from URLs
-    stay), and a feed's articles that left the feed are deleted."""
+    With prune, a folder's articles whose files left it, a file's records that left it
+    and a feed's items that left the feed are deleted; nothing else is."""
     started = time.perf_counter()
     chosen = split_sources(sources)
     lock = FileLock(str(lock_path(settings)))
@@ -98,29 +112,33 @@ def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune
     except Timeout:
         raise IngestBusyError(f"another ingest into collection {settings.collection!r} is "
                               f"running (lock {lock.lock_file}); wait for it to finish") from None
+    except OSError as err:
+        raise StoreError(f"cannot write the ingest lock {lock.lock_file} ({err.strerror or err}): "
+                         f"check the permissions of {settings.store_path}") from None
     try:
         corpus = read_local(chosen)
-        report = IngestReport(files=corpus.files, skipped=corpus.skipped)
+        report = IngestReport(files=corpus.files, skipped=corpus.skipped,
+                              skipped_records=corpus.skipped_records, notes=corpus.notes)
         embeddings = get_embeddings(settings)
         with store_errors(settings):
             if rebuild:
-                drop_index(settings)
+                if (moved := drop_index(settings)) is not None:
+                    report.notes.append((str(settings.store_path), f"the store was damaged; it "
+                                         f"was moved to {moved} and built afresh"))
                 SourceState.remove(settings)
-            index = open_index(settings, embedding_name(embeddings),
-                               getattr(embeddings, "dimension", None), create=True)
-            articles, seen_ids, state = corpus.articles, set(corpus.seen_ids), None
-            if chosen.urls or prune:
-                indexed = {doc_id for doc_id, _ in index.catalog.states().values()}
+            index = _open_current(settings, embeddings, report)
+            articles, seen_ids, scopes = corpus.articles, set(corpus.seen_ids), set(corpus.scopes)
+            state = None
             if chosen.urls:
+                indexed = {doc_id for doc_id, _ in index.catalog.states().values()}
                 state = SourceState.load(state_path(settings))
                 report.web = read_urls(chosen.urls, settings, state, indexed, prune)
                 report.skipped += report.web.skipped
                 taken = {a.doc_id for a in articles}
                 articles = articles + [a for a in report.web.articles if a.doc_id not in taken]
                 seen_ids |= report.web.seen_ids
-            if prune:
-                seen_ids |= _out_of_scope(chosen, indexed, report.web)
-            sync(index, articles, seen_ids, settings, report, prune, progress)
+                scopes |= report.web.left_ids  # a feed answers for the items that left it
+            sync(index, articles, seen_ids, settings, report, prune, progress, scopes=scopes)
             if state is not None:
                 state.save()
         report.seconds = time.perf_counter() - started
@@ -129,19 +147,37 @@ def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune
         lock.release()
 
 
-def _out_of_scope(chosen: Sources, indexed: set[str], web: WebRead | None) -> set[str]:
-    """Indexed articles a prune must keep: those no source read here is responsible for.
-    A folder answers for the articles from files, a feed for the items that left it."""
-    left = web.left_ids if web else set()
-    if chosen.folders:
-        return {doc_id for doc_id in indexed if is_web_id(doc_id) and doc_id not in left}
-    return indexed - left
+def _open_current(settings: Settings, embeddings, report: IngestReport) -> ChunkIndex:
+    """The collection's index, built afresh (and noted) when its articles were stored
+    under an older article-id scheme: every chunk id changes with the ids anyway."""
+    dimension = getattr(embeddings, "dimension", None)
+    index = open_index(settings, embedding_name(embeddings), dimension, create=True)
+    if index.catalog.meta("doc_ids") != DOC_ID_SCHEME:
+        if index.count():
+            index.catalog.close()
+            drop_index(settings)
+            SourceState.remove(settings)  # pages and feeds are read again in full
+            index = open_index(settings, embedding_name(embeddings), dimension, create=True)
+            report.notes.append((str(settings.store_path), "articles were stored under the old "
+                                 "article ids; the collection was built afresh (articles read "
+                                 "from URLs come back with the next `rag sync`)"))
+        index.catalog.set_meta("doc_ids", DOC_ID_SCHEME)
+    return index
+
+
+def is_kept(doc_id: str, seen_ids: set[str]) -> bool:
+    """Whether prune keeps a stored article: it was seen, or it is a record of a file
+    that was seen (a file that failed to load, wholly or in part, keeps its records)."""
+    return doc_id in seen_ids or file_part(doc_id) in seen_ids
 
 
 def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], settings: Settings,
-         report: IngestReport, prune: bool = False, progress: bool = False) -> None:
-    """Make the index hold exactly the chunks of `articles`, plus (without prune) the
-    chunks of articles not among `seen_ids`, each chunk in its article's story."""
+         report: IngestReport, prune: bool = False, progress: bool = False,
+         scopes: set[str] | None = None) -> None:
+    """Make the index hold exactly the chunks of `articles`, plus the chunks of other
+    stored articles unless prune removes them: with prune, an article in one of `scopes`
+    (all, when None; see `_in_scope`) and not kept by `seen_ids` goes. Each chunk is
+    stored in its article's story."""
     wanted: dict[str, ChunkRow] = {}
     for article in articles:
         article_hash = meta_hash(article)
@@ -154,7 +190,8 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     vectors = set(catalogued) if index.vector_count() == len(catalogued) else index.vector_ids()
     ingested_docs = {a.doc_id for a in articles}
     stale = [cid for cid, (doc_id, _) in catalogued.items() if cid not in wanted and (
-        doc_id in ingested_docs or (prune and doc_id not in seen_ids))]
+        doc_id in ingested_docs or (prune and _in_scope(doc_id, scopes)
+                                    and not is_kept(doc_id, seen_ids)))]
     report.pruned_articles = len({catalogued[c][0] for c in stale} - ingested_docs)
     gone = {catalogued[c][0] for c in stale} - ingested_docs
 
@@ -199,6 +236,15 @@ def _stories(index: ChunkIndex, wanted: dict[str, ChunkRow], skip: set[str],
     for doc_id, date, parts in index.catalog.article_spans(skip=skip | set(spans)):
         prints.append(fingerprint(doc_id, date, text_from_chunks(parts), settings.copy_shingle_words))
     return group(prints, settings.copy_threshold)
+
+
+def _in_scope(doc_id: str, scopes: set[str] | None) -> bool:
+    """Whether a source read now answers for a stored article: a folder scope (`name/`)
+    for the files under it, a file's id for its records, a URL for itself."""
+    if scopes is None:
+        return True
+    return any(doc_id.startswith(scope) and not is_web_id(doc_id) if scope.endswith("/")
+               else file_part(doc_id) == scope or doc_id == scope for scope in scopes)
 
 
 def _embed_and_add(index: ChunkIndex, rows: list[ChunkRow], settings: Settings,

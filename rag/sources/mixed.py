@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.errors import NewsdeskError
-from rag.sources.files import ArticleError, Corpus, load_corpus, load_file
+from rag.sources.files import ArticleError, Corpus, FileNotes, file_doc_id, load_corpus, load_file
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -58,22 +58,29 @@ def split_sources(values: Path | str | Sequence[Path | str]) -> Sources:
 
 
 def read_local(sources: Sources) -> Corpus:
-    """The articles of the folders and files, as `load_corpus` reads a folder; an id
-    already taken by an earlier source is skipped with the reason."""
+    """The articles of the folders and files, as `load_corpus` reads a folder (a file
+    given alone has the id `<its folder's name>/<its name>` and is its own prune scope);
+    an id already taken by an earlier source is skipped with the reason."""
     corpus = Corpus()
     parts = [load_corpus(folder) for folder in sources.folders]
     for path in sources.files:
-        part = Corpus(files=1, seen_ids={path.stem})
+        doc_id = file_doc_id(path)
+        part = Corpus(files=1, seen_ids={doc_id}, scopes={doc_id})
         try:
-            part.articles = load_file(path)
+            part.articles = load_file(path, doc_id, notes=FileNotes(part.skipped_records, part.notes))
         except ArticleError as err:
             part.skipped.append((str(path), str(err).removeprefix(f"{path}: ")))
+        if part.articles and not part.skipped_records:
+            part.seen_ids = {a.doc_id for a in part.articles}
         parts.append(part)
     taken: dict[str, str] = {}
     for part in parts:
         corpus.files += part.files
         corpus.skipped += part.skipped
+        corpus.skipped_records += part.skipped_records
+        corpus.notes += part.notes
         corpus.seen_ids |= part.seen_ids
+        corpus.scopes |= part.scopes
         for article in part.articles:
             first = taken.setdefault(article.doc_id, article.path)
             if first != article.path:

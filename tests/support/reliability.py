@@ -214,7 +214,7 @@ def check_contract(answer: Any, corpus: Path) -> None:
     for path in sorted(corpus.rglob("*")):
         if path.is_file():
             try:
-                for article in load_file(path, path.relative_to(corpus).with_suffix("").as_posix()):
+                for article in load_file(path, root=corpus):
                     texts[article.doc_id] = article.text
             except Exception:  # noqa: BLE001 - bad files are not cited anyway
                 continue
