@@ -117,8 +117,8 @@ def _ask_until(desk: Newsdesk, running, corpus: Path) -> tuple[int, list[BaseExc
 def _seeded(tmp_path: Path, corpus: Path, **overrides):
     """Settings over corpus whose store already holds the seed article alone."""
     settings = make_settings(tmp_path, corpus_dir=corpus, embedding_batch_size=4, **overrides)
-    seed_only = tmp_path / "seed-only"
-    seed_only.mkdir()
+    seed_only = tmp_path / "seed-only" / corpus.name  # same folder name: same article id
+    seed_only.mkdir(parents=True)
     (seed_only / "seed.md").write_text(seed_text(), encoding="utf-8")
     ingest(seed_only, settings, progress=False)
     return settings

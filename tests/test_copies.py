@@ -318,7 +318,7 @@ def test_an_ingest_of_copies_killed_mid_way_ends_like_a_clean_one(tmp_path):
     report = ingest(corpus, clean, progress=False)
     assert report.copies == 4 and report.shared > 0 and report.embedded > 6 * crash.BATCH
     settings = make_settings(tmp_path / "killed", **small)
-    seed = int(os.environ.get("CRASH_SEED") or random.SystemRandom().randrange(10**9))
+    seed = int(os.environ.get("CRASH_SEED") or crash.CRASH_SEED)
     print(f"\ncrash-safety seed: CRASH_SEED={seed}")
     landed = crash._kill_repeatedly(settings, tmp_path, random.Random(seed), kills=2)
     print("SIGKILL landed:", landed)

@@ -287,6 +287,28 @@ def test_two_folders_with_the_same_file_name_both_stay(tmp_path):
     assert set(_stored(settings)) == {"desk2022/index.md", "desk2023/index.md"}
 
 
+def test_pruning_one_file_given_alone_touches_only_that_files_records(tmp_path):
+    """A file given as SOURCE answers for its own records: with prune, a record that left
+    it goes, the folder's other articles stay, and a file that then fails to load keeps
+    what the store has of it."""
+    settings = make_settings(tmp_path)
+    folder = settings.corpus_dir
+    folder.mkdir(parents=True)
+    (folder / "other.md").write_text(SENTENCES[5])
+    wire = folder / "wire.jsonl"
+    wire.write_text(_jsonl([{"id": i, "body": SENTENCES[i]} for i in range(3)]))
+    ingest(folder, settings, progress=False)
+    wire.write_text(_jsonl([{"id": i, "body": SENTENCES[i]} for i in range(2)]))
+    report = ingest([wire], settings, prune=True, progress=False)
+    assert report.pruned_articles == 1
+    assert set(_stored(settings)) == {"corpus/other.md", "corpus/wire.jsonl#id=0",
+                                      "corpus/wire.jsonl#id=1"}
+    wire.write_bytes(b"\x00\x01 not text any more" * 10)
+    broken = ingest([wire], settings, prune=True, progress=False)
+    assert broken.deleted == 0 and [where for where, _ in broken.skipped] == [str(wire)]
+    assert len(_stored(settings)) == 3
+
+
 def test_deleting_one_of_two_same_named_files_leaves_the_other_untouched(tmp_path):
     settings = make_settings(tmp_path)
     folder = settings.corpus_dir
