@@ -112,7 +112,8 @@ def test_the_cli_with_debug_logging_does_not_print_a_rejected_key(seeded_setting
     run = _rag(["ask", LAVROV], env, tmp_path)
     assert run.returncode == 1
     last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: {rejecting_model.base_url} rejected the API key"), run.stderr
+    assert last.startswith(f"error: model server at {rejecting_model.base_url} rejected the "
+                           "API key"), run.stderr
     assert "DEBUG" in run.stderr, "OPENAI_LOG=debug should have logged the requests"
     _assert_no_secret(run.stdout, run.stderr)
     assert rejecting_model.requests[-1]["headers"]["authorization"] == f"Bearer {KEY}"

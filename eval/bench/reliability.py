@@ -31,7 +31,7 @@ GROUPS = {
               "test_an_ingest_of_copies_killed_mid_way_ends_like_a_clean_one"],
     "load": ["tests/test_load.py"],
 }
-_EXAMPLES = re.compile(r"- (\d+) passing examples?, (\d+) failing examples?")
+_EXAMPLES = re.compile(r"- (\d+) passing, (\d+) failing")
 _FAULTS = re.compile(r"faults injected in test_faults\.py: (\d+)")
 _LANDED = re.compile(r"SIGKILL landed: (\[.*\])")
 _LOAD = re.compile(r"^load: .*$", re.MULTILINE)

@@ -11,14 +11,13 @@ import math
 import re
 
 import Stemmer
-from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generator, Iterator, Protocol
+from typing import Generator, Protocol
 
 from rag.config import Settings
-from rag.errors import NewsdeskError
+from rag.errors import NewsdeskError, server_errors
 from rag.records import Passage, Span
 from rag.text import content_terms, safe_text, split_sentences, strip_markers
 from rag.answer.answer_types import (NAME, PLACE, Candidate as AnswerCandidate, answer_type,
@@ -407,37 +406,14 @@ class ChatGenerator:
     def _inputs(self, question: str, passages: list[Passage]) -> dict:
         return {"question": question, "passages": format_passages(passages)}
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Turn client errors into ModelError naming the server, never the key."""
-        import httpx
-        import openai
-
-        try:
-            yield
-        except openai.AuthenticationError:
-            raise ModelError(f"{self.address} rejected the API key (401): check OPENAI_API_KEY "
-                             "or api_key in newsdesk.toml") from None
-        except openai.NotFoundError:
-            raise ModelError(f"model {self.model_name!r} is not served at {self.address}: "
-                             "check the model setting") from None
-        except openai.APITimeoutError:
-            raise ModelError(f"model server at {self.address} did not answer in time; "
-                             "check that it is running or raise request_timeout") from None
-        except openai.APIConnectionError:
-            raise ModelError(f"model server at {self.address} is not reachable: start it "
-                             "(e.g. `ollama serve`) or fix base_url") from None
-        except openai.APIStatusError as err:
-            raise ModelError(f"model server at {self.address} answered HTTP "
-                             f"{err.status_code}") from None
-        except httpx.TimeoutException:  # a stream that stalls after it began
-            raise ModelError(f"model server at {self.address} stopped answering mid-reply; "
-                             "check that it is running or raise request_timeout") from None
-        except (openai.APIError, httpx.HTTPError, ValueError, TypeError, KeyError,
-                AttributeError) as err:  # 200 OK carrying something that is no chat reply
-            raise ModelError(f"model server at {self.address} sent a reply that is not an "
-                             f"OpenAI chat response ({type(err).__name__}); check base_url "
-                             "and model") from None
+    def _errors(self):
+        """Client errors as one-line ModelErrors naming the server, never the key."""
+        return server_errors(
+            ModelError, f"model server at {self.address}",
+            missing=f"model {self.model_name!r} is not served at {self.address}: check the "
+                    "model setting",
+            unreachable="start it (e.g. `ollama serve`) or fix base_url",
+            reply="an OpenAI chat response; check base_url and model")
 
     def condense(self, question: str, history: list[dict]) -> str:
         if not previous_user_turn(history):

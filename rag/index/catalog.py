@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -116,14 +117,21 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
     if row is None or row[0] == SCHEMA_VERSION:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is not None and row[0] != SCHEMA_VERSION:  # not done by another process meanwhile
             conn.execute("DROP TABLE IF EXISTS terms")
             conn.execute("DROP TABLE IF EXISTS chunks")
             conn.execute("DELETE FROM meta WHERE key = 'schema'")
             conn.execute(_BUMP_REVISION)
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE (the one writer) ... COMMIT, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -326,16 +334,10 @@ class Catalog:
     @_explained
     def _write(self, statements: Iterable[tuple[str, Iterable]]) -> None:
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(conn):
             for sql, params in statements:
                 conn.executemany(sql, params)
             conn.execute(_BUMP_REVISION)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def put(self, rows: list[ChunkRow], words: list[list[str]]) -> None:
         """Insert or replace chunks with their content words (one transaction)."""

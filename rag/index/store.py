@@ -6,10 +6,15 @@ embedding model is an error that says to re-ingest. Only `rag.index.chunks` uses
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import threading
+import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 from rag.config import Settings
@@ -39,9 +44,6 @@ def store_address(settings: Settings) -> str:
 def storage_problem(err: BaseException, where: str, folder: object) -> str | None:
     """One line saying what is wrong with a store file and what to do, for the SQLite,
     file-system and Chroma errors a damaged, read-only or full store gives; else None."""
-    import errno
-    import sqlite3
-
     text = " ".join(str(err).split()).lower()
     number = getattr(err, "errno", None)
     if number == errno.ENOSPC or "disk is full" in text or "no space left" in text:
@@ -69,8 +71,6 @@ def store_errors(settings: Settings) -> Iterator[None]:
     except StoreError:
         raise
     except Exception as err:
-        import sqlite3
-
         import httpx
         from chromadb.errors import ChromaError
 
@@ -178,7 +178,7 @@ def open_store(settings: Settings, model_name: str, dim: int | None,
     return Store(settings, client, collection)
 
 
-def drop_collection(settings: Settings) -> "Path | None":
+def drop_collection(settings: Settings) -> Path | None:
     """Delete the collection (for `rag ingest --rebuild`). A damaged embedded store is
     moved aside whole (into `damaged-<time>/` in the store folder) so that the rebuild
     starts afresh and nothing is deleted; returns that folder, else None."""
@@ -194,10 +194,7 @@ def drop_collection(settings: Settings) -> "Path | None":
     return None
 
 
-def _move_damaged_store(settings: Settings) -> "Path":
-    import time
-    from pathlib import Path
-
+def _move_damaged_store(settings: Settings) -> Path:
     folder = Path(settings.store_path)
     aside = folder / f"damaged-{time.strftime('%Y%m%d-%H%M%S')}"
     aside.mkdir(exist_ok=True)
@@ -209,8 +206,7 @@ def _move_damaged_store(settings: Settings) -> "Path":
 
 
 def _is_segment(name: str) -> bool:
-    import uuid
-
+    """Whether a store folder entry is one of Chroma's segment folders (named by a UUID)."""
     try:
         uuid.UUID(name)
         return True
