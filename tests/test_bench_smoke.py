@@ -92,3 +92,27 @@ def test_bench_lists_the_optional_families_and_whether_they_are_present():
         present = (Path(REPO) / "eval" / "bench" / f"{name}.py").is_file()
         assert ("[present]" if present else "absent: skipped") in lines[name]
     assert {"startup", "retrieval", "server", "ingest", "answer"} <= set(lines)
+
+
+def test_reliability_figures_are_read_from_the_tests_own_output():
+    from eval.bench.reliability import figures, outcomes
+
+    junit = ('<testsuites><testsuite>'
+             '<testcase classname="tests.test_fuzz_ingest" name="a"/>'
+             '<testcase classname="tests.test_fuzz_ingest" name="b"><failure/></testcase>'
+             '<testcase classname="tests.test_crash_safety" name="c"/>'
+             '</testsuite></testsuites>')
+    output = ("    - 600 passing, 0 failing, and 3 invalid test cases\n"
+              "    - 12 passing, 1 failing, and 0 invalid test cases\n"
+              "faults injected in test_faults.py: 42: a, b\n"
+              "embedded store, SIGKILL landed: ['batch 3', 'batch 7']\n"
+              "Chroma server, ingest SIGKILL landed: ['start']\n"
+              "load: 16 users for 120 s: 1903 requests served, 0 failed\n")
+    tally = outcomes(junit, ["fuzz", "faults", "kills", "load"])
+    lines = figures(output, tally, ["fuzz", "faults", "kills", "load"])
+    assert "- fuzz tests: 1 passed, 1 failed, 0 skipped" in lines
+    assert "- kills tests: 1 passed, 0 failed, 0 skipped" in lines
+    assert any("over 2 property tests): 612 passing, 1 failing" in line for line in lines)
+    assert any(line.startswith("- faults injected by test_faults.py: 42 ") for line in lines)
+    assert "- SIGKILLs landed mid-ingest: 3 in 2 crash runs (each then compared with a clean ingest)" in lines
+    assert lines[-1] == "- load: 16 users for 120 s: 1903 requests served, 0 failed"

@@ -55,38 +55,47 @@ def run(groups: list[str]) -> int:
         print("$", " ".join(command[1:]), flush=True)
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         output = done.stdout + done.stderr
-        cases = ET.parse(junit).getroot().iter("testcase") if junit.exists() else []
-        tally: Counter = Counter()
-        for case in cases:
-            file = case.get("classname", "").replace(".", "/") + ".py"
-            group = next((g for g in groups for p in GROUPS[g] if p.split("::")[0] == file), "?")
-            outcome = ("failed" if case.find("failure") is not None or case.find("error") is not None
-                       else "skipped" if case.find("skipped") is not None else "passed")
-            tally[(group, outcome)] += 1
-    examples = [(int(a), int(b)) for a, b in _EXAMPLES.findall(output)]
+        tally = outcomes(junit.read_text() if junit.exists() else "<testsuites/>", groups)
     print("\n## Reliability figures")
-    for group in groups:
-        print(f"- {group} tests: {tally[(group, 'passed')]} passed, {tally[(group, 'failed')]} "
-              f"failed, {tally[(group, 'skipped')]} skipped")
-    if "fuzz" in groups:
-        print(f"- fuzz cases (hypothesis examples over {len(examples)} property tests): "
-              f"{sum(a for a, _ in examples):,} passing, {sum(b for _, b in examples)} failing")
-    if "faults" in groups:
-        faults = sum(int(n) for n in _FAULTS.findall(output))
-        print(f"- faults injected by test_faults.py: {faults} (model server down, slow, "
-              f"stalling, garbage replies; Chroma server stopped and restarted); the group's "
-              f"other tests inject one each (damaged, read-only or full store, failing "
-              f"embedding server, bad settings, hostile names)")
-    if "kills" in groups:
-        landed = [_kills(m) for m in _LANDED.findall(output)]
-        print(f"- SIGKILLs landed mid-ingest: {sum(landed)} in {len(landed)} crash runs "
-              f"(each then compared with a clean ingest)")
-    if "load" in groups:
-        for line in _LOAD.findall(output):
-            print(f"- {line}")
+    print("\n".join(figures(output, tally, groups)))
     if done.returncode:
         print(f"\npytest exited {done.returncode}; its last lines:\n" + "\n".join(output.splitlines()[-30:]))
     return done.returncode
+
+
+def outcomes(junit_xml: str, groups: list[str]) -> Counter:
+    """(group, passed | failed | skipped) -> number of tests, from pytest's JUnit XML."""
+    tally: Counter = Counter()
+    for case in ET.fromstring(junit_xml).iter("testcase"):
+        file = case.get("classname", "").replace(".", "/") + ".py"
+        group = next((g for g in groups for p in GROUPS[g] if p.split("::")[0] == file), "?")
+        failed = case.find("failure") is not None or case.find("error") is not None
+        tally[(group, "failed" if failed else
+               "skipped" if case.find("skipped") is not None else "passed")] += 1
+    return tally
+
+
+def figures(output: str, tally: Counter, groups: list[str]) -> list[str]:
+    """The figure lines, read from the tests' own output (`-s`, hypothesis statistics)."""
+    lines = [f"- {g} tests: {tally[(g, 'passed')]} passed, {tally[(g, 'failed')]} failed, "
+             f"{tally[(g, 'skipped')]} skipped" for g in groups]
+    if "fuzz" in groups:
+        examples = [(int(a), int(b)) for a, b in _EXAMPLES.findall(output)]
+        lines.append(f"- fuzz cases (hypothesis examples over {len(examples)} property tests): "
+                     f"{sum(a for a, _ in examples):,} passing, {sum(b for _, b in examples)} failing")
+    if "faults" in groups:
+        faults = sum(int(n) for n in _FAULTS.findall(output))
+        lines.append(f"- faults injected by test_faults.py: {faults} (model server down, slow, "
+                     "stalling, garbage replies; Chroma server stopped and restarted); the "
+                     "group's other tests inject one each (damaged, read-only or full store, "
+                     "failing embedding server, bad settings, hostile names)")
+    if "kills" in groups:
+        landed = [_kills(m) for m in _LANDED.findall(output)]
+        lines.append(f"- SIGKILLs landed mid-ingest: {sum(landed)} in {len(landed)} crash runs "
+                     "(each then compared with a clean ingest)")
+    if "load" in groups:
+        lines += [f"- {line}" for line in _LOAD.findall(output)]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
