@@ -309,6 +309,17 @@ def test_pruning_one_file_given_alone_touches_only_that_files_records(tmp_path):
     assert len(_stored(settings)) == 3
 
 
+def test_prune_scopes_cover_a_folder_a_files_records_and_exactly_the_feed_items_that_left():
+    from rag.ingest.sync import _in_scope
+
+    scopes = {"corpus/", "desk/wire.jsonl", "https://news.example/world/"}
+    assert _in_scope("corpus/sub/a.md", scopes) and not _in_scope("corpus-2/a.md", scopes)
+    assert _in_scope("desk/wire.jsonl#id=3", scopes) and _in_scope("desk/wire.jsonl#4", scopes)
+    assert not _in_scope("desk/wire.jsonl2", scopes) and not _in_scope("desk/other.md", scopes)
+    assert _in_scope("https://news.example/world/", scopes)
+    assert not _in_scope("https://news.example/world/story", scopes)
+
+
 def test_deleting_one_of_two_same_named_files_leaves_the_other_untouched(tmp_path):
     settings = make_settings(tmp_path)
     folder = settings.corpus_dir

@@ -6,8 +6,8 @@ chunks of changed articles that no longer exist, and (with prune) deletes articl
 left the sources read: only articles of the folders and files ingested (their id prefix)
 and feed items that left their feed, never those of a file that failed to load (what the
 store has of it stays until it loads). New chunks are written before stale ones are
-removed, so an interrupted ingest leaves extra chunks at worst, and the next run removes them. Vectors
-are computed in the embedding model's batches and written in large ones.
+removed, so an interrupted ingest leaves extra chunks at worst, and the next run removes
+them. Vectors are computed in the embedding model's batches and written in large ones.
 
 Syndicated copies (`rag.ingest.copies`) are grouped into stories over the whole
 collection on every ingest, so adds, edits, deletes and prunes keep the groups right
@@ -36,7 +36,7 @@ from rag.ingest.chunking import chunk_article
 from rag.ingest.copies import count_copies, fingerprint, group, text_from_chunks
 from rag.records import Article
 from rag.sources.files import file_part
-from rag.sources.mixed import Sources, is_web_id, read_local, split_sources
+from rag.sources.mixed import is_web_id, read_local, split_sources
 from rag.sources.state import SourceState, state_path
 from rag.sources.urls import WebRead, read_urls
 from rag.text import tokenize
@@ -243,8 +243,10 @@ def _in_scope(doc_id: str, scopes: set[str] | None) -> bool:
     for the files under it, a file's id for its records, a URL for itself."""
     if scopes is None:
         return True
-    return any(doc_id.startswith(scope) and not is_web_id(doc_id) if scope.endswith("/")
-               else file_part(doc_id) == scope or doc_id == scope for scope in scopes)
+    if is_web_id(doc_id):
+        return doc_id in scopes
+    return any(doc_id.startswith(scope) if scope.endswith("/") else file_part(doc_id) == scope
+               for scope in scopes)
 
 
 def _embed_and_add(index: ChunkIndex, rows: list[ChunkRow], settings: Settings,
