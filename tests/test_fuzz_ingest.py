@@ -316,14 +316,12 @@ def good_file(draw, index: int) -> Planned:
         return Planned(f"{name}.html", _utf8(f"<html><body><nav>Home</nav><article><p>{html.escape(body)}"
                                              f"</p></article><script>x()</script></body></html>"), "good")
     if kind == "json":
-        return Planned(f"{name}.json", json.dumps({"title": title, "body": body},
-                                                  ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass"),
-                       "good")
+        return Planned(f"{name}.json", _utf8(json.dumps({"title": title, "body": body},
+                                                        ensure_ascii=draw(st.booleans()))), "good")
     records = [{"id": i, "body": f"{body} Part {i}."} for i in range(draw(st.integers(1, 3)))]
     # ensure_ascii=False: raw U+2028 / U+0085 inside a record must not split the line
     lines = [json.dumps(r, ensure_ascii=False) + draw(st.sampled_from(["", "\r"])) for r in records]
-    return Planned(f"{name}.jsonl", "\n".join(lines).encode("utf-8", "surrogatepass"), "good",
-                   articles=len(records))
+    return Planned(f"{name}.jsonl", _utf8("\n".join(lines)), "good", articles=len(records))
 
 
 BAD_CONTENT = {
