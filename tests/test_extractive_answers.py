@@ -123,3 +123,11 @@ def test_the_side_that_was_beaten_is_not_the_winner():
 def test_a_why_question_is_answered_with_the_purpose_clause(desk):
     answer = desk.answer("Why did Blinken sweep across Europe ahead of Friday’s meeting?")
     assert answer.short_answer.text.startswith("in an attempt to bolster U.S. allies’ pledges")
+
+
+def test_a_phrase_that_only_modifies_the_question_word_is_not_given_as_the_answer():
+    """"What did Lavrov demand?": "… security demands from the United States" holds the
+    question's word as a noun; "from the United States" is not what he demanded."""
+    draft = GENERATOR.generate("What did Lavrov demand?", [_passage(ARTICLE_TEXT)])
+    assert not draft.refused and "written response" in draft.text
+    assert _short(draft) is None or not _short(draft).startswith("from ")

@@ -45,6 +45,8 @@ _LEAD_WORDS = re.compile(r"^(?:[\s,]|\b(?:as|is|was|were|are|be|been|to|that|of|
 _PURPOSE = re.compile(r"\b(?:because|in (?:an )?(?:attempt|effort|bid|order) to|so that|"
                       r"to (?=[a-z]))", re.IGNORECASE)
 MAX_PHRASE_WORDS = 14
+_PREPOSITIONS = frozenset("from by in on at with for of into over under after before since during "
+                          "between against about across through toward towards near".split())
 _BEATEN = re.compile(r"\b(?:defeat\w*|beat\w*|against|over|versus|vs\.?|before|ahead of)\s+(?:\w+\s+)?$",
                      re.IGNORECASE)
 # A follow-up leans on the conversation: it opens with a connective, or it points at
@@ -355,6 +357,8 @@ def _phrase_after(span: Span, wanted: set[str], why: bool = False) -> Span | Non
         words = list(_WORDS.finditer(text, begin, end))
         if not words or not content_terms(text[begin:words[-1].end()]) - wanted:
             continue                       # nothing the question does not already say
+        if words[0].group().lower() in _PREPOSITIONS:
+            continue                       # "demands from the US": a modifier, not the answer
         stop = words[:MAX_PHRASE_WORDS][-1].end()
         if text[stop:stop + 1] in "”’\"'" and text[begin - 1:begin] in "“‘\"'":
             begin, stop = begin - 1, stop + 1
