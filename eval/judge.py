@@ -18,7 +18,7 @@ from typing import Any
 from eval.datasets import EvalRecord
 from eval.metrics import strip_markers
 from rag.config import Settings
-from rag.answer.generators import ModelError
+from rag.answer.generators import ModelError, chat_model, model_errors
 
 SYSTEM = ("You grade answers to questions about news articles. Be strict and reply with one "
           "JSON object only, no other text.")
@@ -65,37 +65,23 @@ class Judge:
     def __init__(self, settings: Settings) -> None:
         from langchain_core.output_parsers import StrOutputParser
         from langchain_core.prompts import ChatPromptTemplate
-        from langchain_openai import ChatOpenAI
 
         if not settings.base_url and not settings.resolved_api_key():
             raise ModelError("--judge needs a chat model: choose a profile with base_url "
                              "(e.g. --profile llamacpp or ollama) or set OPENAI_API_KEY")
-        self.address = settings.base_url or "https://api.openai.com/v1"
-        self.model = settings.model
-        llm = ChatOpenAI(model=settings.model, base_url=settings.base_url,
-                         api_key=settings.resolved_api_key() or "not-needed", temperature=0.0,
-                         max_tokens=60, timeout=settings.request_timeout, max_retries=1)
+        self.settings = settings.with_changes(temperature=0.0, max_tokens=60)
         prompt = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", USER)])
-        self.chain = prompt | llm | StrOutputParser()
+        self.chain = prompt | chat_model(self.settings) | StrOutputParser()
 
     def grade(self, record: EvalRecord, answer: Any) -> dict[str, Any]:
-        import openai
-
         by_n = {p.n: p for p in answer.passages}
         cited = dict.fromkeys(c.n for c in answer.citations)
         passages = "\n".join(f"[{n}] {by_n[n].text}" for n in cited if n in by_n) or "(none)"
         reference = record.reference_answer if record.answerable else NO_ANSWER
         inputs = {"question": record.question, "reference": reference or "(not given)",
                   "passages": passages, "answer": strip_markers(answer.answer)}
-        try:
+        with model_errors(self.settings):
             reply = self.chain.invoke(inputs)
-        except openai.APIConnectionError:
-            raise ModelError(f"judge model server at {self.address} is not reachable") from None
-        except openai.APITimeoutError:
-            raise ModelError(f"judge model server at {self.address} did not answer in time") from None
-        except openai.APIStatusError as err:
-            raise ModelError(f"judge model server at {self.address} answered HTTP "
-                             f"{err.status_code}") from None
         grade = parse_grade(reply)
         if answer.refused and not record.answerable and grade["correct"] is None:
             grade["correct"] = 1  # a refusal of an unanswerable question needs no judge

@@ -28,6 +28,13 @@ class ConfigError(NewsdeskError):
     """A setting is wrong; the message names it and says what to do."""
 
 
+def _split(value: Any, separator: str) -> Any:
+    """A list setting given as one string (an environment variable): split and trimmed."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(separator) if part.strip()]
+    return value
+
+
 class Settings(BaseModel):
     """Everything Newsdesk can be told. Each field's description is its documentation."""
 
@@ -157,16 +164,13 @@ class Settings(BaseModel):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         """NEWSDESK_POST_RETRIEVAL="a,b" as well as a TOML list."""
-        if isinstance(value, str):
-            return [name.strip() for name in value.split(",") if name.strip()]
-        return value
+        return _split(value, ",")
 
     @field_validator("feeds", mode="before")
     @classmethod
     def _feed_list(cls, value: Any) -> Any:
         """NEWSDESK_FEEDS="url1,url2" as well as a TOML list; each must be an http(s) URL."""
-        if isinstance(value, str):
-            value = [url.strip() for url in value.split(",") if url.strip()]
+        value = _split(value, ",")
         for url in value if isinstance(value, list) else []:
             if not isinstance(url, str) or not re.match(r"https?://[^\s/]+", url, re.IGNORECASE):
                 raise ValueError(f"{url!r} is not an http(s) URL; feeds take the addresses of "
@@ -177,9 +181,7 @@ class Settings(BaseModel):
     @classmethod
     def _bar_separated(cls, value: Any) -> Any:
         """NEWSDESK_UI_EXAMPLES="Question one?|Question two?" as well as a TOML list."""
-        if isinstance(value, str):
-            return [q.strip() for q in value.split("|") if q.strip()]
-        return value
+        return _split(value, "|")
 
     @model_validator(mode="after")
     def _check_combinations(self) -> "Settings":

@@ -243,10 +243,6 @@ class FeedbackLog:
                 handle.write(line + "\n")
 
 
-def _history(turns: list[dict[str, str]]) -> list[dict[str, str]]:
-    return [{"role": t["role"], "content": t["content"]} for t in turns]
-
-
 def _new_session() -> dict[str, Any]:
     """Per-browser-session state: what is shown, what Newsdesk sees, sources per answer."""
     return {"messages": [], "history": [], "sources": {}, "answers": {}, "current": None,

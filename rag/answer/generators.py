@@ -368,8 +368,30 @@ def _phrase_after(span: Span, wanted: set[str], why: bool = False) -> Span | Non
     return None
 
 
-def _read_prompt(name: str) -> str:
+def read_prompt(name: str) -> str:
+    """A prompt file of prompts/."""
     return (PROMPTS_DIR / name).read_text(encoding="utf-8")
+
+
+def chat_model(settings: Settings):
+    """The settings' chat model (OpenAI or an OpenAI-compatible server), one retry."""
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(model=settings.model, base_url=settings.base_url,
+                      api_key=settings.resolved_api_key() or "not-needed",
+                      temperature=settings.temperature, max_tokens=settings.max_tokens,
+                      timeout=settings.request_timeout, max_retries=1)
+
+
+def model_errors(settings: Settings):
+    """The chat model's client errors as one-line ModelErrors naming the server, never
+    the key (a context manager)."""
+    address = settings.base_url or "https://api.openai.com/v1"
+    return server_errors(
+        ModelError, f"model server at {address}",
+        missing=f"model {settings.model!r} is not served at {address}: check the model setting",
+        unreachable="start it (e.g. `ollama serve`) or fix base_url",
+        reply="an OpenAI chat response; check base_url and model")
 
 
 def format_passages(passages: list[Passage]) -> str:
@@ -392,18 +414,13 @@ class ChatGenerator:
     def __init__(self, settings: Settings) -> None:
         from langchain_core.output_parsers import StrOutputParser
         from langchain_core.prompts import ChatPromptTemplate
-        from langchain_openai import ChatOpenAI
 
         self.name = settings.generator
-        self.address = settings.base_url or "https://api.openai.com/v1"
-        self.model_name = settings.model
-        model = ChatOpenAI(model=settings.model, base_url=settings.base_url,
-                           api_key=settings.resolved_api_key() or "not-needed",
-                           temperature=settings.temperature, max_tokens=settings.max_tokens,
-                           timeout=settings.request_timeout, max_retries=1)
+        self.settings = settings
+        model = chat_model(settings)
         answer_prompt = ChatPromptTemplate.from_messages(
-            [("system", _read_prompt("answer_system.md")), ("human", _read_prompt("answer_user.md"))])
-        condense_prompt = ChatPromptTemplate.from_messages([("human", _read_prompt("condense.md"))])
+            [("system", read_prompt("answer_system.md")), ("human", read_prompt("answer_user.md"))])
+        condense_prompt = ChatPromptTemplate.from_messages([("human", read_prompt("condense.md"))])
         self.answer_chain = answer_prompt | model | StrOutputParser()
         self.condense_chain = condense_prompt | model | StrOutputParser()
 
@@ -411,13 +428,7 @@ class ChatGenerator:
         return {"question": question, "passages": format_passages(passages)}
 
     def _errors(self):
-        """Client errors as one-line ModelErrors naming the server, never the key."""
-        return server_errors(
-            ModelError, f"model server at {self.address}",
-            missing=f"model {self.model_name!r} is not served at {self.address}: check the "
-                    "model setting",
-            unreachable="start it (e.g. `ollama serve`) or fix base_url",
-            reply="an OpenAI chat response; check base_url and model")
+        return model_errors(self.settings)
 
     def condense(self, question: str, history: list[dict]) -> str:
         if not previous_user_turn(history):

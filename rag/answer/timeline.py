@@ -13,8 +13,8 @@ import re
 from datetime import date
 from typing import Any
 
-from rag.answer.generators import (REFUSAL_SENTINEL, AnswerWriter, Draft, format_passages,
-                                   looks_like_refusal)
+from rag.answer.generators import (REFUSAL_SENTINEL, AnswerWriter, Draft, chat_model,
+                                   format_passages, looks_like_refusal, model_errors, read_prompt)
 from rag.config import Settings
 from rag.records import Passage
 from rag.text import content_terms, safe_text, split_sentences, strip_markers
@@ -78,26 +78,18 @@ class ModelTimeline:
     def __init__(self, settings: Settings) -> None:
         from langchain_core.output_parsers import StrOutputParser
         from langchain_core.prompts import ChatPromptTemplate
-        from langchain_openai import ChatOpenAI
 
-        from rag.answer.generators import PROMPTS_DIR
-
-        def read(name: str) -> str:
-            return (PROMPTS_DIR / name).read_text(encoding="utf-8")
-
-        model = ChatOpenAI(model=settings.model, base_url=settings.base_url,
-                           api_key=settings.resolved_api_key() or "not-needed",
-                           temperature=settings.temperature, max_tokens=settings.max_tokens,
-                           timeout=settings.request_timeout, max_retries=1)
         prompt = ChatPromptTemplate.from_messages(
-            [("system", read("timeline_system.md")), ("human", read("timeline_user.md"))])
-        self.chain = prompt | model | StrOutputParser()
-        self.max_events = settings.timeline_events
+            [("system", read_prompt("timeline_system.md")), ("human", read_prompt("timeline_user.md"))])
+        self.chain = prompt | chat_model(settings) | StrOutputParser()
+        self.settings = settings
 
     def generate(self, question: str, passages: list[Passage]) -> Draft:
         ordered = sorted(passages, key=lambda p: (p.date or "9999-99-99", p.n))
-        text = safe_text(self.chain.invoke({"question": question, "max_events": self.max_events,
-                                            "passages": format_passages(ordered)}))
+        with model_errors(self.settings):
+            text = safe_text(self.chain.invoke({"question": question,
+                                                "max_events": self.settings.timeline_events,
+                                                "passages": format_passages(ordered)}))
         return Draft(text, refused=looks_like_refusal(text))
 
 
@@ -109,11 +101,7 @@ def write_timeline(generator: AnswerWriter, question: str, passages: list[Passag
         return extractive_timeline(question, passages, settings.timeline_events)
     if "model" not in cache:
         cache["model"] = ModelTimeline(settings)
-    errors = getattr(generator, "_errors", None)  # the chat generator's error wording
-    if errors is None:
-        return cache["model"].generate(question, passages)
-    with errors():
-        return cache["model"].generate(question, passages)
+    return cache["model"].generate(question, passages)
 
 
 def latest_draft(generator: AnswerWriter, question: str, passages: list[Passage]) -> Draft:
