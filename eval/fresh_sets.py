@@ -1,6 +1,7 @@
 """Figures for the fresh sets (eval/datasets/unseen.jsonl, eval/datasets/stories.jsonl) that
 `rag eval` does not print: short answers shown and right, refusals, and for stories the
-copies in answers and the timeline's items. `python -m eval.fresh_sets [--json]`.
+copies in answers and the timeline's items.
+`python -m eval.fresh_sets [--json] [--work-dir DIR]` (default .newsdesk/eval, as `rag eval`).
 
 Runs the same flow as `rag eval --dataset eval/datasets/<set>.jsonl --corpus
 eval/datasets/<set>` (isolated eval collection, offline default generator) and prints one
@@ -96,14 +97,16 @@ def figures(name: str, records: list[Any], answers: list[Any], summary: dict[str
     return out
 
 
-def run_set(name: str) -> dict[str, Any]:
+def run_set(name: str, work_dir: Path | None = None) -> dict[str, Any]:
     """Ask every question of one fresh set the way `rag eval` does and measure it."""
-    from eval.harness import ask, eval_settings, make_desk, plan_dataset, prepare, score_answer, summarise, QuestionResult
+    from eval.harness import DEFAULT_WORK_DIR, ask, eval_settings, make_desk, plan_dataset, prepare, score_answer, summarise, QuestionResult
     from rag.config import load_settings
 
     base = load_settings().settings
-    plan = plan_dataset(str(DATASETS_DIR / f"{name}.jsonl"), base, corpus_dir=DATASETS_DIR / name)
-    settings = eval_settings(base, plan)
+    work_dir = work_dir or DEFAULT_WORK_DIR
+    plan = plan_dataset(str(DATASETS_DIR / f"{name}.jsonl"), base, work_dir,
+                        corpus_dir=DATASETS_DIR / name)
+    settings = eval_settings(base, plan, work_dir)
     articles = prepare(plan, settings, progress=False, log=lambda m: print(m, file=sys.stderr))
     desk = make_desk(settings)
     answers, results = [], []
@@ -123,7 +126,8 @@ def _fmt(value: Any) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    rows = [run_set(name) for name in FRESH_SETS]
+    work_dir = Path(args[args.index("--work-dir") + 1]) if "--work-dir" in args[:-1] else None
+    rows = [run_set(name, work_dir) for name in FRESH_SETS]
     if "--json" in args:
         print(json.dumps(rows, indent=2))
         return 0
