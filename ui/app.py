@@ -39,7 +39,7 @@ from rag.index.store import EmptyIndexError, StoreError, store_address  # noqa: 
 from ui.render import (CSS, EMPTY_SOURCES, PAGE_JS, answer_markdown, esc,  # noqa: E402
                        human_bytes, md_text, message_markdown, notice_html, overview_html,
                        renumber, sources_html)
-from ui.uploads import UploadResult, add_articles, add_url  # noqa: E402
+from ui.uploads import UPLOAD_TYPES, UploadResult, add_articles, add_url  # noqa: E402
 
 log = logging.getLogger("newsdesk.ui")
 
@@ -50,7 +50,6 @@ SHOWN_QUESTION_CHARS = 160  # a rejected over-long question is shown cut to this
 TOAST_SECONDS = 6        # warnings disappear by themselves; only the newest is shown
 MAX_TOP_K = 50           # as Settings.top_k
 FILTER_KEYS = ("date_from", "date_to", "sources")
-UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -334,7 +333,7 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
     """The chat page for these settings (launch it with `launch_options(settings)`)."""
     desk = Desk(settings)
     feedback = FeedbackLog(settings.feedback_path)
-    try:  # load the index now (BM25 is built on first search), not on the first question
+    try:  # open the index and the embedding model now, not on the first question
         desk.get().retriever.search("warm up", 1)
     except (StoreError, EmbeddingError) as err:  # shown on the page; retried per question
         log.warning("%s", err)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from rag.index.store import StoreError, storage_problem
-from rag.records import Filters, date_int
+from rag.records import Filters
 
 T = TypeVar("T")
 
@@ -88,18 +88,13 @@ _SELECT = "SELECT " + ", ".join(f"c.{name}" for name in COLUMNS) + " FROM chunks
 def filter_sql(filters: Filters, alias: str = "c") -> tuple[str, list]:
     """A SQL condition (and its parameters) for the filters; "1" when none."""
     clauses, params = [], []
-    if filters.date_from:
-        clauses.append(f"{alias}.date_int >= ?")
-        params.append(date_int(filters.date_from))
-    if filters.date_to:
-        clauses.append(f"{alias}.date_int <= ?")
-        params.append(date_int(filters.date_to))
-    if filters.sources:
-        clauses.append(f"{alias}.source IN ({','.join('?' * len(filters.sources))})")
-        params += list(filters.sources)
-    if filters.exclude_doc_ids:
-        clauses.append(f"{alias}.doc_id NOT IN ({','.join('?' * len(filters.exclude_doc_ids))})")
-        params += sorted(filters.exclude_doc_ids)
+    for column, op, value in filters.conditions():
+        if isinstance(value, list):
+            clauses.append(f"{alias}.{column} {op.upper()} ({','.join('?' * len(value))})")
+            params += value
+        else:
+            clauses.append(f"{alias}.{column} {op} ?")
+            params.append(value)
     return (" AND ".join(clauses) or "1"), params
 
 

@@ -86,18 +86,12 @@ def to_passage(row: ChunkRow) -> Passage:
                    story_id=row.story_id or row.doc_id)
 
 
-def _chroma_where(filters: Filters) -> dict[str, Any] | None:
-    from rag.records import date_int
+_CHROMA_OPS = {">=": "$gte", "<=": "$lte", "in": "$in", "not in": "$nin"}
 
-    clauses: list[dict[str, Any]] = []
-    if filters.date_from:
-        clauses.append({"date_int": {"$gte": date_int(filters.date_from)}})
-    if filters.date_to:
-        clauses.append({"date_int": {"$lte": date_int(filters.date_to)}})
-    if filters.sources:
-        clauses.append({"source": {"$in": list(filters.sources)}})
-    if filters.exclude_doc_ids:
-        clauses.append({"doc_id": {"$nin": sorted(filters.exclude_doc_ids)}})
+
+def _chroma_where(filters: Filters) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = [{column: {_CHROMA_OPS[op]: value}}
+                                     for column, op, value in filters.conditions()]
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
