@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -139,11 +138,13 @@ class Desk:
         except (StoreError, EmbeddingError):
             return CorpusFacts()
         updated, newest = None, []
-        catalog = Path(getattr(getattr(index, "catalog", None), "path", ""))
-        if catalog.is_file():
-            stamps = [f.stat().st_mtime for f in (catalog, Path(f"{catalog}-wal")) if f.is_file()]
-            updated = dt.datetime.fromtimestamp(max(stamps)).strftime("%Y-%m-%d %H:%M")
-            newest = _newest_titles(catalog, EXAMPLE_COUNT)
+        changed = index.last_change()
+        if changed is not None:
+            updated = dt.datetime.fromtimestamp(changed).strftime("%Y-%m-%d %H:%M")
+            try:
+                newest = index.newest_articles(EXAMPLE_COUNT)
+            except StoreError:
+                newest = []
         return CorpusFacts(articles=facts["articles"], chunks=facts["chunks"],
                            sources=facts["sources"], first_date=facts["date_from"],
                            last_date=facts["date_to"], updated=updated, newest=newest)
@@ -153,18 +154,6 @@ class Desk:
             return self.get().retriever.index.count() == 0
         except StoreError:
             return True
-
-
-def _newest_titles(catalog: Path, limit: int) -> list[tuple[str, str]]:
-    """(title, source) of the newest articles in the catalog, read-only."""
-    try:
-        with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=5) as conn:
-            rows = conn.execute(
-                "SELECT title, max(source), max(date) AS d FROM chunks WHERE title != '' "
-                "GROUP BY doc_id ORDER BY d DESC, title LIMIT ?", (limit,)).fetchall()
-    except sqlite3.Error:
-        return []
-    return [(title, source or "") for title, source, _ in rows]
 
 
 def example_questions(settings: Settings, facts: CorpusFacts) -> list[str]:

@@ -253,6 +253,29 @@ class Catalog:
         return {"chunks": chunks, "articles": articles, "sources": sources,
                 "date_from": first, "date_to": last}
 
+    @_explained
+    def newest_articles(self, limit: int) -> list[tuple[str, str]]:
+        """(title, source) of the `limit` newest articles with a title, newest first."""
+        rows = self._connection().execute(
+            "SELECT title, max(source), max(date) AS d FROM chunks WHERE title != '' "
+            "GROUP BY doc_id ORDER BY d DESC, title LIMIT ?", (limit,)).fetchall()
+        return [(title, source or "") for title, source, _ in rows]
+
+    @_explained
+    def match_count(self, words: list[str]) -> int:
+        """How many chunks hold any of the words (the BM25 candidates before ranking)."""
+        expression = match_expression(words)
+        if expression is None:
+            return 0
+        return self._connection().execute("SELECT count(*) FROM terms WHERE terms MATCH ?",
+                                          [expression]).fetchone()[0]
+
+    def last_change(self) -> float | None:
+        """When the catalog was last written (its file's or its write-ahead log's
+        modification time, seconds since the epoch), or None when it has no file."""
+        stamps = [f.stat().st_mtime for f in (self.path, Path(f"{self.path}-wal")) if f.is_file()]
+        return max(stamps) if stamps else None
+
     def chunks_with_keys(self, keys: list[str]) -> dict[str, str]:
         """text key -> the id of one stored chunk with that text (for reusing its vector)."""
         found: dict[str, str] = {}
