@@ -108,7 +108,7 @@ class Settings(BaseModel):
     post_retrieval: list[str] = Field(
         default_factory=lambda: ["collapse_copies", "time_rank"],
         description="Steps applied, in order, to the fused passages before the generator "
-                    "sees them (names from rag.search.steps.STEPS, e.g. per_article_limit; "
+                    "sees them (names registered in rag.search.query.STEPS, e.g. per_article_limit; "
                     "collapse_copies keeps one passage per syndicated story).")
     max_passages_per_article: int = Field(
         2, ge=1, le=50, description="per_article_limit step: passages kept from one article.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -117,13 +118,27 @@ class Filters:
     def active(self) -> bool:
         return bool(self.date_from or self.date_to or self.sources or self.exclude_doc_ids)
 
+    def conditions(self) -> list[tuple[str, str, Any]]:
+        """The one translation of the filters: (stored column, operator, value) triples,
+        all of which a chunk must meet; the operators are >=, <=, in and not in. The
+        catalog (SQL), the store (Chroma `where`) and `allows` each spell these."""
+        found: list[tuple[str, str, Any]] = []
+        if self.date_from:
+            found.append(("date_int", ">=", date_int(self.date_from)))
+        if self.date_to:
+            found.append(("date_int", "<=", date_int(self.date_to)))
+        if self.sources:
+            found.append(("source", "in", list(self.sources)))
+        if self.exclude_doc_ids:
+            found.append(("doc_id", "not in", sorted(self.exclude_doc_ids)))
+        return found
+
     def allows(self, date: str | None, source: str | None, doc_id: str) -> bool:
         """Whether a chunk with this date, source and article passes."""
-        day = date_int(date) if date else 0
-        if self.date_from and day < date_int(self.date_from):
-            return False
-        if self.date_to and day > date_int(self.date_to):
-            return False
-        if self.sources and source not in self.sources:
-            return False
-        return doc_id not in self.exclude_doc_ids
+        row = {"date_int": date_int(date) if date else 0, "source": source, "doc_id": doc_id}
+        return all(_MEETS[op](row[column], value) for column, op, value in self.conditions())
+
+
+_MEETS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b,
+    "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}

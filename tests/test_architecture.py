@@ -29,3 +29,12 @@ def test_eval_and_serve_are_still_rag_commands():
     assert run.returncode == 0
     for command in ("ask", "chat", "config", "eval", "ingest", "serve"):
         assert f"  {command}" in run.stdout
+
+
+def test_the_contracts_that_keep_the_index_and_the_surfaces_apart_are_checked():
+    run = subprocess.run([str(REPO / ".venv" / "bin" / "lint-imports"), "--no-cache"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    for contract in ("only the index reads its catalog", "surfaces use the answer, index and "
+                     "retriever", "the page and the evaluation do not import each other",
+                     "no import cycles between the modules of a stage"):
+        assert f"{contract}" in run.stdout and "KEPT" in run.stdout.split(contract, 1)[1].split("\n")[0]

@@ -78,7 +78,7 @@ def test_synthetic_store_is_built_through_the_index_so_its_catalog_matches_chrom
     model = get_embeddings(settings)
     index = open_index(settings, embedding_name(model), model.dimension)
     assert index.count() == index.vector_count() == 1000
-    row = next(index.catalog.iter_rows(batch=1))[0]
+    row = next(index.iter_rows(batch=1))[0]
     found = index.lexical(tokenize([row.text])[0], 5)  # its own words find it in the FTS5 index
     assert row.chunk_id in [p.chunk_id for p in found]
 

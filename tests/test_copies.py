@@ -19,7 +19,6 @@ from rag.ingest.copies import fingerprint, group
 from rag.records import Passage
 from rag.search.copies import carries, collapse_copies
 from rag.search.retriever import Retriever
-from rag.search.steps import Query
 from click.testing import CliRunner
 
 from rag.cli import main
@@ -160,7 +159,7 @@ def test_collapse_keeps_the_best_of_a_passage_and_its_copies_and_every_other_pas
     ranked = [_passage("c1", "ap", ["reuters"]), _passage("c2", "reuters", ["ap"]),
               _passage("c3", "reuters"), _passage("c4", "other"), _passage("c5", "ap", ["guardian"]),
               _passage("c6", "guardian", ["reuters", "ap"])]
-    kept = collapse_copies(ranked, Query("q"), Settings())
+    kept = collapse_copies(ranked)
     assert [p.chunk_id for p in kept] == ["c1", "c3", "c4", "c5"]
 
 

@@ -1,12 +1,16 @@
 """Post-retrieval steps: configured by name, applied in order, named in the answer JSON."""
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from rag.answer import Newsdesk
 from rag.config import ConfigError
 from rag.ingest import ingest
+from rag.search.query import Query
+from rag.search.steps import STEPS, make_steps
 from tests.conftest import make_settings
 
 
@@ -50,3 +54,27 @@ def test_steps_can_be_given_in_the_environment_as_a_comma_list(monkeypatch):
 
     monkeypatch.setenv("NEWSDESK_POST_RETRIEVAL", "per_article_limit, per_article_limit")
     assert load_settings(None, None).settings.post_retrieval == ["per_article_limit"] * 2
+
+
+def readme_example(heading: str) -> str:
+    """The first ```python block after `heading` in the README (the documented example)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    after = readme[readme.index(heading):]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_step_registers_and_runs_by_name(tmp_path, corpus):
+    code = readme_example("**Post-retrieval steps.**")
+    try:
+        exec(compile(code, "README.md", "exec"), {})
+        assert "min_words" in STEPS and STEPS["min_words"].name == "min_words"
+        settings = make_settings(tmp_path, top_k=5, post_retrieval=["min_words"])
+        _long_article_and_a_short_one(settings)
+        answer = Newsdesk(settings).answer("Geneva summit energy prices")
+        assert answer.steps == ["min_words"]
+        assert answer.passages and all(len(p.text.split()) >= 8 for p in answer.passages)
+        step = make_steps(settings)[0]
+        kept, cut = answer.passages[0], replace(answer.passages[0], text="Geneva energy prices.")
+        assert step([cut, kept], Query("q")) == [kept]
+    finally:
+        STEPS.pop("min_words", None)

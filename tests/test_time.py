@@ -8,9 +8,10 @@ from rag.answer.timeline import extractive_timeline, label_dates, spoken_date
 from rag.answer.generators import Draft
 from rag.config import Settings
 from rag.records import Filters, Passage
-from rag.search.steps import STEPS, Query
+from rag.search.query import Query
+from rag.search.steps import STEPS, make_steps
 from rag.search.time import (CHRONOLOGICAL, NEWEST, RELEVANCE, interpret_time, time_filters,
-                             time_rank, topic_question)
+                             TimeRank, topic_question)
 
 AS_OF = "2024-06-12"  # a Wednesday
 
@@ -137,7 +138,7 @@ POOL = [_passage("mid", "2024-05-17", "Talks on the Port Alder bus strike broke 
 
 def _rank(question: str, as_of: str | None = AS_OF, top_k: int = 3) -> list[str]:
     query = Query(question=question, top_k=top_k, as_of=as_of)
-    return [p.doc_id for p in time_rank(list(POOL), query, Settings())]
+    return [p.doc_id for p in TimeRank.from_settings(Settings())(list(POOL), query)]
 
 
 def test_recency_puts_the_topics_newest_article_first_not_another_storys():
@@ -157,7 +158,10 @@ def test_no_time_in_the_question_leaves_the_order_alone():
 
 
 def test_time_rank_is_a_registered_step_and_on_by_default():
-    assert STEPS["time_rank"] is time_rank and "time_rank" in Settings().post_retrieval
+    assert STEPS["time_rank"] is TimeRank and "time_rank" in Settings().post_retrieval
+    steps = make_steps(Settings())
+    assert [s.name for s in steps] == ["collapse_copies", "time_rank"]
+    assert steps[1].report_lag_days == Settings().time_report_lag_days
 
 
 def test_extractive_timeline_lists_dated_events_in_order_from_distinct_articles():

@@ -126,3 +126,12 @@ def test_uploading_a_file_already_there_changes_nothing(tmp_path, settings):
 
     assert result.added == [] and result.unchanged == [seed.name] and not result.rejected
     assert result.report is not None and result.report.added == 0
+
+
+def test_the_page_accepts_exactly_the_file_types_the_loader_reads():
+    from rag.sources.files import SUPPORTED_SUFFIXES
+    from ui import app
+    from ui.uploads import UPLOAD_TYPES
+
+    assert app.UPLOAD_TYPES == UPLOAD_TYPES == list(SUPPORTED_SUFFIXES)
+    assert ".htm" in UPLOAD_TYPES and ".markdown" in UPLOAD_TYPES

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from rag.index.store import EmptyIndexError, StoreError, store_address  # noqa: 
 from ui.render import (CSS, EMPTY_SOURCES, PAGE_JS, answer_markdown, esc,  # noqa: E402
                        human_bytes, md_text, message_markdown, notice_html, overview_html,
                        renumber, sources_html)
-from ui.uploads import UploadResult, add_articles, add_url  # noqa: E402
+from ui.uploads import UPLOAD_TYPES, UploadResult, add_articles, add_url  # noqa: E402
 
 log = logging.getLogger("newsdesk.ui")
 
@@ -50,7 +49,6 @@ SHOWN_QUESTION_CHARS = 160  # a rejected over-long question is shown cut to this
 TOAST_SECONDS = 6        # warnings disappear by themselves; only the newest is shown
 MAX_TOP_K = 50           # as Settings.top_k
 FILTER_KEYS = ("date_from", "date_to", "sources")
-UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -140,11 +138,13 @@ class Desk:
         except (StoreError, EmbeddingError):
             return CorpusFacts()
         updated, newest = None, []
-        catalog = Path(getattr(getattr(index, "catalog", None), "path", ""))
-        if catalog.is_file():
-            stamps = [f.stat().st_mtime for f in (catalog, Path(f"{catalog}-wal")) if f.is_file()]
-            updated = dt.datetime.fromtimestamp(max(stamps)).strftime("%Y-%m-%d %H:%M")
-            newest = _newest_titles(catalog, EXAMPLE_COUNT)
+        changed = index.last_change()
+        if changed is not None:
+            updated = dt.datetime.fromtimestamp(changed).strftime("%Y-%m-%d %H:%M")
+            try:
+                newest = index.newest_articles(EXAMPLE_COUNT)
+            except StoreError:
+                newest = []
         return CorpusFacts(articles=facts["articles"], chunks=facts["chunks"],
                            sources=facts["sources"], first_date=facts["date_from"],
                            last_date=facts["date_to"], updated=updated, newest=newest)
@@ -154,18 +154,6 @@ class Desk:
             return self.get().retriever.index.count() == 0
         except StoreError:
             return True
-
-
-def _newest_titles(catalog: Path, limit: int) -> list[tuple[str, str]]:
-    """(title, source) of the newest articles in the catalog, read-only."""
-    try:
-        with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=5) as conn:
-            rows = conn.execute(
-                "SELECT title, max(source), max(date) AS d FROM chunks WHERE title != '' "
-                "GROUP BY doc_id ORDER BY d DESC, title LIMIT ?", (limit,)).fetchall()
-    except sqlite3.Error:
-        return []
-    return [(title, source or "") for title, source, _ in rows]
 
 
 def example_questions(settings: Settings, facts: CorpusFacts) -> list[str]:
@@ -334,7 +322,7 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
     """The chat page for these settings (launch it with `launch_options(settings)`)."""
     desk = Desk(settings)
     feedback = FeedbackLog(settings.feedback_path)
-    try:  # load the index now (BM25 is built on first search), not on the first question
+    try:  # open the index and the embedding model now, not on the first question
         desk.get().retriever.search("warm up", 1)
     except (StoreError, EmbeddingError) as err:  # shown on the page; retried per question
         log.warning("%s", err)

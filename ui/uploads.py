@@ -1,7 +1,7 @@
 """Add uploaded article files to the corpus folder, then ingest them like `rag ingest`.
 
 An upload is checked before anything is written: its size (settings.upload_max_bytes),
-its type (the suffixes `rag.articles` reads) and its content (it must load as an
+its type (the suffixes `rag.sources.files` reads) and its content (it must load as an
 article). Its name is reduced to a safe base name (no folders, no leading dots, only
 letters, digits, `._-`), it never replaces an existing file, and it is written
 atomically (hidden temporary file, then a hard link that fails if the name is taken)
@@ -27,6 +27,7 @@ from rag.sources.files import load_corpus
 
 INGEST_WAIT_SECONDS = 60.0
 MAX_STEM_CHARS = 100
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)   # what the page accepts: exactly what the loader reads
 
 
 class UploadError(ValueError):

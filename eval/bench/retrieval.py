@@ -58,15 +58,12 @@ def worker(spec: dict) -> dict:
         clock("lexical_filtered", lambda: retriever.lexical(q, pool, filters))
         clock("fused", lambda: retriever.retrieve(q))
         clock("fused_filtered", lambda: retriever.retrieve(q, filters=filters))
-    from rag.index.catalog import match_expression
     from rag.text import tokenize
 
-    conn = retriever.index.catalog._connection()
-    matched = [conn.execute("SELECT count(*) FROM terms WHERE terms MATCH ?",
-                            [match_expression(tokenize([q])[0])]).fetchone()[0] for q in queries]
+    matched = [retriever.index.match_count(tokenize([q])[0]) for q in queries]
     return {"count": retriever.index.count(), "open_s": open_s, "first_retrieve_s": first_s,
             "bm25_match_share": sum(matched) / len(matched) / max(1, retriever.index.count()),
-            "allowed_share": retriever.index.catalog.count(filters) / max(1, retriever.index.count()),
+            "allowed_share": retriever.index.count(filters) / max(1, retriever.index.count()),
             "latency_ms": {k: summary_ms(v) for k, v in times.items()},
             "rss_start_mb": rss_start, "peak_rss_mb": peak_rss_mb()}
 

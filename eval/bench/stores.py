@@ -24,7 +24,8 @@ from typing import Any
 
 from eval.bench.common import CACHE, REPO, RGB_FILE, log, make_settings, peak_rss_mb, run_worker
 
-FORMAT = "1"                 # bump when the synthetic recipe changes: old caches are rebuilt
+FORMAT = "2"                 # bump when the synthetic recipe changes: old caches are rebuilt
+                             # (2: rows made by rag.index's chunk_row, with text keys and stories)
 CHUNKS_PER_DOC = 8
 SOURCES = ("Reuters", "AP", "AFP", "BBC", "Bloomberg")
 FULL_BASE_ARTICLES = 100     # RGB questions turned into base articles (full runs)
@@ -88,9 +89,8 @@ def base_material(articles: int):
     ensure_ingested(settings, articles)
     model = get_embeddings(settings)
     index = open_index(settings, embedding_name(model), getattr(model, "dimension", None))
-    rows = [row for page in index.catalog.iter_rows() for row in page]
-    got = index.store.collection.get(ids=[r.chunk_id for r in rows], include=["embeddings"])
-    by_id = dict(zip(got["ids"], got["embeddings"]))
+    rows = [row for page in index.iter_rows() for row in page]
+    by_id = index.vectors([r.chunk_id for r in rows])
     vectors = np.asarray([by_id[r.chunk_id] for r in rows], dtype=np.float32)
     return rows, vectors, embedding_name(model), getattr(model, "dimension", None)
 
@@ -99,7 +99,8 @@ def synthetic(rows, vectors, n: int, seed: int = 5):
     """n synthetic chunk rows, their vectors and their words (see the module docstring)."""
     import numpy as np
 
-    from rag.index.catalog import ChunkRow
+    from rag.index.chunks import chunk_row
+    from rag.records import Article, Chunk
     from rag.text import split_sentences, tokenize
 
     rng = np.random.default_rng(seed)
@@ -120,13 +121,12 @@ def synthetic(rows, vectors, n: int, seed: int = 5):
         offset = 0 if index == 0 else offset
         day = dt.date(2015, 1, 1) + dt.timedelta(days=(doc * 37) % 3650)
         path = f"synthetic/doc{doc:07d}.txt"
-        out.append(ChunkRow(
-            chunk_id=hashlib.sha256(f"synthetic\0{i}\0{text}".encode()).hexdigest()[:32],
-            doc_id=f"synthetic/doc{doc:07d}", chunk_index=index, start_char=offset,
-            end_char=offset + len(text), text=text, title=f"Synthetic article {doc}",
-            date=day.isoformat(), date_int=int(day.strftime("%Y%m%d")),
-            source=SOURCES[doc % len(SOURCES)], url="", byline="", path=path,
-            meta_hash=hashlib.sha256(path.encode()).hexdigest()[:16]))
+        article = Article(doc_id=f"synthetic/doc{doc:07d}", text="", title=f"Synthetic article {doc}",
+                          date=day.isoformat(), source=SOURCES[doc % len(SOURCES)], path=path)
+        chunk = Chunk(chunk_id=hashlib.sha256(f"synthetic\0{i}\0{text}".encode()).hexdigest()[:32],
+                      doc_id=article.doc_id, index=index, start=offset, end=offset + len(text),
+                      text=text)
+        out.append(chunk_row(article, chunk, hashlib.sha256(path.encode()).hexdigest()[:16]))
         offset += len(text) + 1
     return out, vecs, tokenize([r.text for r in out])
 
@@ -165,7 +165,7 @@ def build_scale(size: int, articles: int) -> dict[str, Any]:
              "generate_s": generate_s, "add_s": add_s, "count": index.count(),
              "vectors": index.vector_count(), "peak_rss_mb": peak_rss_mb(),
              "built": dt.datetime.now().isoformat(timespec="seconds")}
-    index.catalog.close()
+    index.close()
     (temp / "built.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     temp.rename(final)

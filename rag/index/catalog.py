@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from rag.index.store import StoreError, storage_problem
-from rag.records import Filters, date_int
+from rag.records import Filters
 
 T = TypeVar("T")
 
@@ -88,18 +88,13 @@ _SELECT = "SELECT " + ", ".join(f"c.{name}" for name in COLUMNS) + " FROM chunks
 def filter_sql(filters: Filters, alias: str = "c") -> tuple[str, list]:
     """A SQL condition (and its parameters) for the filters; "1" when none."""
     clauses, params = [], []
-    if filters.date_from:
-        clauses.append(f"{alias}.date_int >= ?")
-        params.append(date_int(filters.date_from))
-    if filters.date_to:
-        clauses.append(f"{alias}.date_int <= ?")
-        params.append(date_int(filters.date_to))
-    if filters.sources:
-        clauses.append(f"{alias}.source IN ({','.join('?' * len(filters.sources))})")
-        params += list(filters.sources)
-    if filters.exclude_doc_ids:
-        clauses.append(f"{alias}.doc_id NOT IN ({','.join('?' * len(filters.exclude_doc_ids))})")
-        params += sorted(filters.exclude_doc_ids)
+    for column, op, value in filters.conditions():
+        if isinstance(value, list):
+            clauses.append(f"{alias}.{column} {op.upper()} ({','.join('?' * len(value))})")
+            params += value
+        else:
+            clauses.append(f"{alias}.{column} {op} ?")
+            params.append(value)
     return (" AND ".join(clauses) or "1"), params
 
 
@@ -257,6 +252,29 @@ class Catalog:
             "SELECT DISTINCT source FROM chunks WHERE source != '' ORDER BY source")]
         return {"chunks": chunks, "articles": articles, "sources": sources,
                 "date_from": first, "date_to": last}
+
+    @_explained
+    def newest_articles(self, limit: int) -> list[tuple[str, str]]:
+        """(title, source) of the `limit` newest articles with a title, newest first."""
+        rows = self._connection().execute(
+            "SELECT title, max(source), max(date) AS d FROM chunks WHERE title != '' "
+            "GROUP BY doc_id ORDER BY d DESC, title LIMIT ?", (limit,)).fetchall()
+        return [(title, source or "") for title, source, _ in rows]
+
+    @_explained
+    def match_count(self, words: list[str]) -> int:
+        """How many chunks hold any of the words (the BM25 candidates before ranking)."""
+        expression = match_expression(words)
+        if expression is None:
+            return 0
+        return self._connection().execute("SELECT count(*) FROM terms WHERE terms MATCH ?",
+                                          [expression]).fetchone()[0]
+
+    def last_change(self) -> float | None:
+        """When the catalog was last written (its file's or its write-ahead log's
+        modification time, seconds since the epoch), or None when it has no file."""
+        stamps = [f.stat().st_mtime for f in (self.path, Path(f"{self.path}-wal")) if f.is_file()]
+        return max(stamps) if stamps else None
 
     def chunks_with_keys(self, keys: list[str]) -> dict[str, str]:
         """text key -> the id of one stored chunk with that text (for reusing its vector)."""

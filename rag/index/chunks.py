@@ -25,12 +25,12 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from rag.config import Settings
-from rag.index.catalog import COLUMNS, Catalog, ChunkRow
+from rag.index.catalog import COLUMNS, Catalog, ChunkRow  # ChunkRow: the record, owned here
 from rag.index.store import (EmptyIndexError, Store, drop_collection, forget_client, open_store,
                              store_address, store_errors)
 from rag.records import Article, Chunk, Filters, Passage
@@ -86,18 +86,12 @@ def to_passage(row: ChunkRow) -> Passage:
                    story_id=row.story_id or row.doc_id)
 
 
-def _chroma_where(filters: Filters) -> dict[str, Any] | None:
-    from rag.records import date_int
+_CHROMA_OPS = {">=": "$gte", "<=": "$lte", "in": "$in", "not in": "$nin"}
 
-    clauses: list[dict[str, Any]] = []
-    if filters.date_from:
-        clauses.append({"date_int": {"$gte": date_int(filters.date_from)}})
-    if filters.date_to:
-        clauses.append({"date_int": {"$lte": date_int(filters.date_to)}})
-    if filters.sources:
-        clauses.append({"source": {"$in": list(filters.sources)}})
-    if filters.exclude_doc_ids:
-        clauses.append({"doc_id": {"$nin": sorted(filters.exclude_doc_ids)}})
+
+def _chroma_where(filters: Filters) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = [{column: {_CHROMA_OPS[op]: value}}
+                                     for column, op, value in filters.conditions()]
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -132,11 +126,49 @@ class ChunkIndex:
     def revision(self) -> int:
         return self.catalog.revision
 
-    def count(self) -> int:
-        return self.catalog.count()
+    def count(self, filters: Filters = Filters()) -> int:
+        """Chunks stored (passing the filters)."""
+        return self.catalog.count(filters)
 
     def facts(self) -> dict[str, Any]:
+        """Chunks, articles, sources and the date range of the collection."""
         return self.catalog.facts()
+
+    def newest_articles(self, limit: int) -> list[tuple[str, str]]:
+        """(title, source) of the newest articles, newest first."""
+        return self.catalog.newest_articles(limit)
+
+    def last_change(self) -> float | None:
+        """When the collection was last written (seconds since the epoch), or None."""
+        return self.catalog.last_change()
+
+    def match_count(self, words: list[str]) -> int:
+        """Chunks holding any of the words (BM25's candidates before ranking)."""
+        return self.catalog.match_count(words)
+
+    def iter_rows(self, batch: int = 5000) -> Iterator[list[ChunkRow]]:
+        """Every stored row, in pages of `batch`."""
+        return self.catalog.iter_rows(batch)
+
+    def states(self) -> dict[str, tuple[str, str]]:
+        """chunk id -> (doc id, metadata hash) of every stored chunk."""
+        return self.catalog.states()
+
+    def article_spans(self, skip: set[str] = frozenset()
+                      ) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
+        """(doc id, date, [(start, text) of each chunk]) of every stored article not in `skip`."""
+        return self.catalog.article_spans(skip)
+
+    def meta(self, key: str) -> str | None:
+        """A value recorded with the collection (e.g. the article-id scheme), or None."""
+        return self.catalog.meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.catalog.set_meta(key, value)
+
+    def close(self) -> None:
+        """Close this thread's catalog connection (before the collection is dropped)."""
+        self.catalog.close()
 
     # -- reading ---------------------------------------------------------------------
     def stay_current(self) -> None:

@@ -28,8 +28,8 @@ from tqdm import tqdm
 
 from rag.config import Settings
 from rag.errors import NewsdeskError
-from rag.index.catalog import ChunkRow
-from rag.index.chunks import WRITE_BATCH, ChunkIndex, chunk_row, drop_index, meta_hash, open_index
+from rag.index.chunks import (WRITE_BATCH, ChunkIndex, ChunkRow, chunk_row, drop_index, meta_hash,
+                              open_index)
 from rag.index.embeddings import embedding_name, get_embeddings
 from rag.index.store import StoreError, store_errors
 from rag.ingest.chunking import chunk_article
@@ -130,7 +130,7 @@ def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune
             articles, seen_ids, scopes = corpus.articles, set(corpus.seen_ids), set(corpus.scopes)
             state = None
             if chosen.urls:
-                indexed = {doc_id for doc_id, _ in index.catalog.states().values()}
+                indexed = {doc_id for doc_id, _ in index.states().values()}
                 state = SourceState.load(state_path(settings))
                 report.web = read_urls(chosen.urls, settings, state, indexed, prune)
                 report.skipped += report.web.skipped
@@ -152,16 +152,16 @@ def _open_current(settings: Settings, embeddings, report: IngestReport) -> Chunk
     under an older article-id scheme: every chunk id changes with the ids anyway."""
     dimension = getattr(embeddings, "dimension", None)
     index = open_index(settings, embedding_name(embeddings), dimension, create=True)
-    if index.catalog.meta("doc_ids") != DOC_ID_SCHEME:
+    if index.meta("doc_ids") != DOC_ID_SCHEME:
         if index.count():
-            index.catalog.close()
+            index.close()
             drop_index(settings)
             SourceState.remove(settings)  # pages and feeds are read again in full
             index = open_index(settings, embedding_name(embeddings), dimension, create=True)
             report.notes.append((str(settings.store_path), "articles were stored under the old "
                                  "article ids; the collection was built afresh (articles read "
                                  "from URLs come back with the next `rag sync`)"))
-        index.catalog.set_meta("doc_ids", DOC_ID_SCHEME)
+        index.set_meta("doc_ids", DOC_ID_SCHEME)
     return index
 
 
@@ -185,7 +185,7 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
             wanted[chunk.chunk_id] = chunk_row(article, chunk, article_hash)
     report.articles, report.chunks = len(articles), len(wanted)
 
-    catalogued = index.catalog.states()
+    catalogued = index.states()
     # the two stores agree unless a kill came between their writes: then ask Chroma
     vectors = set(catalogued) if index.vector_count() == len(catalogued) else index.vector_ids()
     ingested_docs = {a.doc_id for a in articles}
@@ -233,7 +233,7 @@ def _stories(index: ChunkIndex, wanted: dict[str, ChunkRow], skip: set[str],
         dates[row.doc_id] = row.date
     prints = [fingerprint(doc_id, dates[doc_id], text_from_chunks(parts), settings.copy_shingle_words)
               for doc_id, parts in spans.items()]
-    for doc_id, date, parts in index.catalog.article_spans(skip=skip | set(spans)):
+    for doc_id, date, parts in index.article_spans(skip=skip | set(spans)):
         prints.append(fingerprint(doc_id, date, text_from_chunks(parts), settings.copy_shingle_words))
     return group(prints, settings.copy_threshold)
 

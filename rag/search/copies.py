@@ -13,18 +13,21 @@ while an article's own passages, and a copy's passages that differ, stay.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from rag.config import Settings
+from rag.index.chunks import ChunkIndex
 from rag.records import Passage
+from rag.search.query import Query, Step, register_step
 from rag.text import comparable_words, split_sentences
 
-if TYPE_CHECKING:
-    from rag.index.chunks import ChunkIndex
-    from rag.search.steps import Query
+
+@register_step("collapse_copies")
+class CollapseCopies(Step):
+    """The `collapse_copies` step (see `collapse_copies`)."""
+
+    def __call__(self, passages: list[Passage], query: Query) -> list[Passage]:
+        return collapse_copies(passages)
 
 
-def collapse_copies(passages: list[Passage], query: "Query", settings: Settings) -> list[Passage]:
+def collapse_copies(passages: list[Passage]) -> list[Passage]:
     """Passages best first, without those whose text an already kept article carries."""
     kept_docs: set[str] = set()
     kept = []
@@ -48,7 +51,7 @@ def carries(article_chunks: list[str], passage_text: str) -> bool:
     return bool(sentences) and all(s in article for s in sentences)
 
 
-def attach_copies(passages: list[Passage], index: "ChunkIndex") -> list[Passage]:
+def attach_copies(passages: list[Passage], index: ChunkIndex) -> list[Passage]:
     """Set each passage's `copies` ({doc_id, title, source, date, url} of the other
     articles carrying its text, original first; [] when none)."""
     stories = index.story_articles([p.story_id for p in passages if p.story_id])

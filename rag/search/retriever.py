@@ -15,7 +15,8 @@ from rag.index.embeddings import embedding_name, get_embeddings
 from rag.index.store import EmptyIndexError, StoreError, store_address, store_errors
 from rag.records import Filters, Passage
 from rag.search.copies import attach_copies
-from rag.search.steps import Query, make_steps
+from rag.search.query import Query
+from rag.search.steps import make_steps
 from rag.text import tokenize
 
 RRF_K = 60
@@ -34,7 +35,7 @@ class Retriever:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.steps = make_steps(settings.post_retrieval)
+        self.steps = make_steps(settings)
         self.embeddings = get_embeddings(settings)
         self.index: ChunkIndex = open_index(settings, embedding_name(self.embeddings),
                                             getattr(self.embeddings, "dimension", None))
@@ -84,9 +85,9 @@ class Retriever:
             attach_copies(passages, self.index)
         query = query or Query(question=question, filters=filters, top_k=top_k)
         ran = []
-        for name, step in self.steps:
-            passages = step(passages, query, self.settings)
-            ran.append(name)
+        for step in self.steps:
+            passages = step(passages, query)
+            ran.append(step.name)
         return Retrieval(number(passages[:top_k]), ran)
 
 

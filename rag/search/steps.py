@@ -1,61 +1,53 @@
-"""Post-retrieval steps: functions applied, in order, to the fused candidates before the
-top k go to the generator (collapse syndicated copies, prefer recent articles, rerank).
+"""Post-retrieval steps: applied, in order, to the fused candidates before the top k go to
+the generator (collapse syndicated copies, prefer recent articles, rerank).
 
-A step takes the candidates (best first), the `Query` and the settings, and returns
-candidates in a new order or fewer of them. `STEPS` is the one registry: the settings
-check (`post_retrieval`) reads it, and the answer JSON names the steps that ran.
+A step is a `rag.search.query.Step` registered by name (`register_step`); `STEPS` is the
+one registry: the settings check (`make_steps`, for `post_retrieval`) reads it, and the
+answer JSON names the steps that ran. This module loads the built-in steps, so importing
+it makes every one of them known.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Callable
 
+import rag.search.copies  # noqa: F401  (registers collapse_copies)
+import rag.search.time  # noqa: F401  (registers time_rank)
 from rag.config import ConfigError, Settings
-from rag.records import Filters, Passage
-from rag.search.copies import collapse_copies
+from rag.records import Passage
+from rag.search.query import STEPS, Query, Step, register_step
+
+__all__ = ["STEPS", "Query", "Step", "PerArticleLimit", "make_steps", "register_step"]
 
 
-@dataclass
-class Query:
-    """What a step may know about the question being answered."""
-
-    question: str
-    filters: Filters = Filters()
-    top_k: int = 5
-    as_of: str | None = None   # answer as if on this date (YYYY-MM-DD); None: today
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-Step = Callable[[list[Passage], Query, Settings], list[Passage]]
-
-
-def per_article_limit(passages: list[Passage], query: Query, settings: Settings) -> list[Passage]:
+@register_step("per_article_limit")
+class PerArticleLimit(Step):
     """At most `max_passages_per_article` passages from one article, so that one long
     article cannot fill the top k."""
-    taken: Counter[str] = Counter()
-    kept = []
-    for passage in passages:
-        taken[passage.doc_id] += 1
-        if taken[passage.doc_id] <= settings.max_passages_per_article:
-            kept.append(passage)
-    return kept
+
+    def __init__(self, max_per_article: int = 2) -> None:
+        self.max_per_article = max_per_article
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "PerArticleLimit":
+        return cls(settings.max_passages_per_article)
+
+    def __call__(self, passages: list[Passage], query: Query) -> list[Passage]:
+        taken: Counter[str] = Counter()
+        kept = []
+        for passage in passages:
+            taken[passage.doc_id] += 1
+            if taken[passage.doc_id] <= self.max_per_article:
+                kept.append(passage)
+        return kept
 
 
-from rag.search.time import time_rank  # noqa: E402  (its module needs Query, above)
-
-STEPS: dict[str, Step] = {
-    "per_article_limit": per_article_limit,
-    "collapse_copies": collapse_copies,
-    "time_rank": time_rank,
-}
-
-
-def make_steps(names: list[str]) -> list[tuple[str, Step]]:
-    """The configured steps, in order; an unknown name fails at start-up."""
+def make_steps(settings: Settings) -> list[Step]:
+    """The configured steps, in order, each built from the settings; an unknown name fails
+    at start-up."""
+    names = settings.post_retrieval
     unknown = [n for n in names if n not in STEPS]
     if unknown:
         raise ConfigError(f"setting post_retrieval names unknown step(s) {', '.join(unknown)}; "
                           f"known steps: {', '.join(sorted(STEPS))}")
-    return [(name, STEPS[name]) for name in names]
+    return [STEPS[name].from_settings(settings) for name in names]

@@ -15,7 +15,7 @@ How the interpretation is used:
   `as_of` always keeps articles published on or before it. A date filter the user set
   explicitly wins over the question's wording. A bare year ("Wimbledon in 2019") names
   an event more often than a publication date, so it only boosts.
-- the `time_rank` step (in `STEPS`) puts articles of the named period first (a boost),
+- the `time_rank` step (`TimeRank`, registered in `STEPS`) puts articles of the named period first (a boost),
   orders recency questions newest first and timeline questions oldest first (one
   passage per article); a question with no time in it is left exactly as it was.
 """
@@ -26,14 +26,12 @@ import calendar
 import re
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rag.config import Settings
 from rag.records import Filters, Passage, date_int
+from rag.search.query import Query, Step, reads_time, register_step
 from rag.text import content_terms
-
-if TYPE_CHECKING:  # steps.py imports this module to register the step
-    from rag.config import Settings
-    from rag.search.steps import Query
 
 RELEVANCE, NEWEST, CHRONOLOGICAL = "relevance", "newest", "chronological"
 
@@ -256,12 +254,13 @@ def time_filters(filters: Filters, interpretation: TimeInterpretation | None,
     return replace(filters, date_from=date_from, date_to=date_to)
 
 
-def plan_time(question: str, filters: Filters, as_of: str | None, settings: "Settings",
+def plan_time(question: str, filters: Filters, as_of: str | None, settings: Settings,
               newest: str | None = None) -> tuple[TimeInterpretation | None, Filters]:
-    """The interpretation and the retrieval filters for a question. With the time_rank
-    step switched off only `as_of` acts (articles on or before it)."""
+    """The interpretation and the retrieval filters for a question. With no configured
+    step that reads time (time_rank switched off) only `as_of` acts (articles on or
+    before it)."""
     interpretation = interpret_time(question, as_of, newest=newest)
-    if "time_rank" not in settings.post_retrieval and interpretation is not None:
+    if not reads_time(settings.post_retrieval) and interpretation is not None:
         interpretation = None if as_of is None else TimeInterpretation(
             None, None, None, interpretation.as_of)
     return interpretation, time_filters(filters, interpretation, settings.time_report_lag_days)
@@ -277,16 +276,36 @@ def _in_window(passage: Passage, interpretation: TimeInterpretation, lag_days: i
     return start <= passage.date <= end
 
 
-def time_rank(passages: list[Passage], query: "Query", settings: "Settings") -> list[Passage]:
+@register_step("time_rank")
+class TimeRank(Step):
+    """The `time_rank` step (see `time_rank`), with its settings `time_report_lag_days`
+    and `recency_topic_share`."""
+
+    reads_time = True
+
+    def __init__(self, report_lag_days: int = 2, recency_topic_share: float = 0.6) -> None:
+        self.report_lag_days = report_lag_days
+        self.recency_topic_share = recency_topic_share
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TimeRank":
+        return cls(settings.time_report_lag_days, settings.recency_topic_share)
+
+    def __call__(self, passages: list[Passage], query: Query) -> list[Passage]:
+        return time_rank(passages, query, self.report_lag_days, self.recency_topic_share)
+
+
+def time_rank(passages: list[Passage], query: Query, lag: int = 2,
+              recency_topic_share: float = 0.6) -> list[Passage]:
     """Time-aware order: articles of the named period first; recency questions newest first
     among the best; timeline questions one passage per article, oldest first. No time in
-    the question (and no as-of): the passages come back unchanged."""
+    the question (and no as-of): the passages come back unchanged. `lag`: days after a
+    named day whose reports still count as of it."""
     interpretation = query.extra.get("time", _MISSING)
     if interpretation is _MISSING:
         interpretation = interpret_time(query.question, query.as_of)
     if interpretation is None or not passages:
         return passages
-    lag = settings.time_report_lag_days
     if interpretation.date_from or interpretation.date_to:
         inside = [p for p in passages if _in_window(p, interpretation, lag)]
         passages = inside + [p for p in passages if not _in_window(p, interpretation, lag)]
@@ -295,7 +314,7 @@ def time_rank(passages: list[Passage], query: "Query", settings: "Settings") -> 
         # as the best one), newest first; then the rest in their order
         topic = content_terms(topic_question(query.question, interpretation))
         cover = [len(topic & content_terms(p.text + " " + p.title)) for p in passages]
-        bar = settings.recency_topic_share * max(cover, default=0)
+        bar = recency_topic_share * max(cover, default=0)
         on_topic = [p for p, c in zip(passages, cover) if c and c >= bar]
         newest_first = sorted(on_topic, key=lambda p: p.date or "", reverse=True)
         return newest_first + [p for p, c in zip(passages, cover) if not (c and c >= bar)]

@@ -1,4 +1,5 @@
-"""The sources of one ingest told apart: folders, article files and http(s) URLs.
+"""The sources of one ingest told apart by kind (`rag.sources.base.SOURCES`: folders,
+article files, http(s) URLs of pages and feeds, and any kind a module registers).
 
 A SOURCE that starts with a scheme (`http://`, `https://`, `ftp://` ...) is a URL and
 must be http(s); anything else is a path that must exist. Whether a URL is a feed or a
@@ -7,26 +8,37 @@ page is decided later, by what its server sends.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from rag.errors import NewsdeskError
-from rag.sources.files import ArticleError, Corpus, FileNotes, file_doc_id, load_corpus, load_file
+import rag.sources.file  # noqa: F401  (registers the built-in kinds: folder, file, web)
+import rag.sources.folder  # noqa: F401
+import rag.sources.urls  # noqa: F401
+from rag.sources.base import SOURCES, SourceError, kind_of_source
+from rag.sources.files import Corpus
+from rag.sources.folder import is_path
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-class SourceError(NewsdeskError):
-    """A SOURCE that is neither an existing folder or file nor an http(s) URL."""
+__all__ = ["SourceError", "Sources", "is_web_id", "read_local", "split_sources"]
 
 
 @dataclass
 class Sources:
-    folders: list[Path] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)
+    """The SOURCE values of one ingest by kind name, in the order given."""
+
+    by_kind: dict[str, list] = field(default_factory=dict)
+
+    @property
+    def folders(self) -> list[Path]:
+        return self.by_kind.get("folder", [])
+
+    @property
+    def files(self) -> list[Path]:
+        return self.by_kind.get("file", [])
+
+    @property
+    def urls(self) -> list[str]:
+        return self.by_kind.get("web", [])
 
 
 def is_web_id(doc_id: str) -> bool:
@@ -35,44 +47,29 @@ def is_web_id(doc_id: str) -> bool:
 
 
 def split_sources(values: Path | str | Sequence[Path | str]) -> Sources:
-    """Folders, files and URLs, in the order given; SourceError for anything else."""
+    """The values by kind, in the order given; SourceError for a URL no kind takes,
+    FileNotFoundError for a path that does not exist."""
     if isinstance(values, (str, Path)):
         values = [values]
     sources = Sources()
     for value in values:
-        text = str(value)
-        if isinstance(value, str) and _SCHEME.match(text):
-            if not re.match(r"https?://[^\s/]", text, re.IGNORECASE):
-                raise SourceError(f"{text}: only http(s) URLs, folders and files can be ingested")
-            sources.urls.append(text)
-            continue
-        path = Path(value)
-        if path.is_dir():
-            sources.folders.append(path)
-        elif path.is_file():
-            sources.files.append(path)
-        else:
-            raise FileNotFoundError(f"{path} does not exist: give a folder, an article file "
-                                    "or an http(s) URL")
+        kind = kind_of_source(value)
+        if kind is None:
+            if not is_path(value):
+                raise SourceError(f"{value}: only http(s) URLs, folders and files can be ingested")
+            raise FileNotFoundError(f"{Path(value)} does not exist: give a folder, an article "
+                                    "file or an http(s) URL")
+        sources.by_kind.setdefault(kind, []).append(value if kind == "web" else Path(value))
     return sources
 
 
 def read_local(sources: Sources) -> Corpus:
-    """The articles of the folders and files, as `load_corpus` reads a folder (a file
-    given alone has the id `<its folder's name>/<its name>` and is its own prune scope);
-    an id already taken by an earlier source is skipped with the reason."""
+    """The articles of the local sources (every kind but the web), kind by kind in
+    registration order; an id already taken by an earlier source is skipped with the
+    reason."""
     corpus = Corpus()
-    parts = [load_corpus(folder) for folder in sources.folders]
-    for path in sources.files:
-        doc_id = file_doc_id(path)
-        part = Corpus(files=1, seen_ids={doc_id}, scopes={doc_id})
-        try:
-            part.articles = load_file(path, doc_id, notes=FileNotes(part.skipped_records, part.notes))
-        except ArticleError as err:
-            part.skipped.append((str(path), str(err).removeprefix(f"{path}: ")))
-        if part.articles and not part.skipped_records:
-            part.seen_ids = {a.doc_id for a in part.articles}
-        parts.append(part)
+    parts = [part for name, kind in SOURCES.items() if kind.local and name in sources.by_kind
+             for part in kind(sources.by_kind[name]).read()]
     taken: dict[str, str] = {}
     for part in parts:
         corpus.files += part.files

@@ -12,16 +12,32 @@ others are read.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 
 from rag.config import Settings
 from rag.errors import NewsdeskError
 from rag.records import Article
+from rag.sources.base import Source, register_source
 from rag.sources.feeds import FeedItem, kind_of, parse_feed
+from rag.sources.folder import SCHEME
 from rag.sources.pages import decode_html, extract_article
 from rag.sources.state import SourceState
 from rag.sources.web import Fetched, Fetcher
+
+
+@register_source("web")
+class Web(Source):
+    """http(s) URLs of article pages and RSS/Atom feeds (which one, the server's answer
+    decides); ingest reads them with `read_urls`, knowing what the index holds."""
+
+    local = False
+
+    @classmethod
+    def claims(cls, value) -> bool:
+        return (isinstance(value, str) and bool(SCHEME.match(value))
+                and bool(re.match(r"https?://[^\s/]", value, re.IGNORECASE)))
 
 
 @dataclass
