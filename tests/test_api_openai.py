@@ -233,6 +233,17 @@ def test_without_the_key_the_api_and_mcp_refuse_and_never_echo_the_key(server):
                       headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
     assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {KEY}"},
                      timeout=30).status_code == 200
+    # the page mounted beside the API keeps its own login (Gradio's, as with launch())
+    assert httpx.get(f"{url}/config", timeout=30).status_code in (401, 403)
+    assert httpx.post(f"{url}/gradio_api/call/ask", json={"data": [LAVROV]},
+                      timeout=30).status_code in (401, 403)
     served_log = log.read_text(errors="replace")
     assert KEY not in served_log and wrong not in served_log
     assert "correct horse" not in served_log
+
+
+def test_mcp_refuses_a_foreign_host_header_on_a_local_server(server):
+    response = httpx.post(f"{server[0]}/mcp", timeout=30, json={},
+                          headers={"Authorization": f"Bearer {KEY}", "Host": "evil.example"})
+
+    assert response.status_code in (403, 421), response.text
