@@ -1,11 +1,13 @@
 """The OpenAI-compatible API of `rag serve` (/v1), driven by the `openai` SDK.
 
-One real `rag serve` per module, in its own process on a free 127.0.0.1 port, over an
+The first tests check the request parser and the annotation/stream builders directly
+(fast); the rest use one real `rag serve` per module, in its own process on a free 127.0.0.1 port, over an
 ingested private copy of corpus/, with ui_auth set: the SDK sends it as its API key.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import quote
 
@@ -16,7 +18,7 @@ import pytest
 from eval.bench.api import serving
 from tests.ui_fixtures import LAVROV, article_text, ingested_settings
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow   # the tests that use the served module fixture
 
 KEY = "desk:correct horse battery staple"
 
@@ -76,11 +78,93 @@ def check_annotations(content: str, annotations, newsdesk: dict, settings) -> No
         assert title in {c["title"] for c in citations}
 
 
+def _citation(n: int, text: str, doc_id: str = "desk/a.md", url: str | None = None):
+    from rag.records import Citation
+
+    return Citation(n=n, doc_id=doc_id, title=f"Title {n}", date="2022-01-21", source="Reuters",
+                    url=url, quote=text, start=0, end=len(text))
+
+
+def test_annotations_span_the_sentence_that_carries_each_marker():
+    from dataclasses import asdict
+
+    from ui.api import annotations
+
+    content = ("Talks ended. Lavrov wanted a written reply [1] Blinken said so too. [2] [1] "
+               "An uncited sentence. Moscow waits [9]")
+    citations = [asdict(_citation(1, "q1")), asdict(_citation(2, "q2", "desk/b#2.md", "https://x.org/b"))]
+
+    notes = annotations(content, citations)
+
+    spans = [(content[a["url_citation"]["start_index"]:a["url_citation"]["end_index"]],
+              a["url_citation"]["url"]) for a in notes]
+    assert spans == [("Lavrov wanted a written reply [1]", "newsdesk://desk%2Fa.md"),
+                     ("Blinken said so too. [2] [1]", "https://x.org/b"),
+                     ("Blinken said so too. [2] [1]", "newsdesk://desk%2Fa.md")]  # [9]: no citation
+
+
+def _answer(text: str, refused: bool = False, citations=()):
+    from rag.answer import Answer
+
+    return Answer(question="q", answer=text, refused=refused, citations=list(citations),
+                  passages=[], generator="test")
+
+
+def _events(pieces, request=None):
+    from rag.config import Settings
+    from ui.api import ChatRequest, stream_events
+
+    released = []
+    lines = list(stream_events(iter(pieces[1:]), pieces[0], request or ChatRequest("q"), "id-1",
+                               lambda: released.append(True), Settings()))
+    assert lines[-1] == "data: [DONE]\n\n" and released
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    return text, chunks
+
+
+def test_a_streamed_refusal_sentinel_is_never_shown_only_the_refusal():
+    from rag.answer import REFUSAL_TEXT
+
+    text, chunks = _events(["NOT ", "IN ", "ARTICLES", _answer(REFUSAL_TEXT, refused=True)])
+
+    assert text == REFUSAL_TEXT
+    assert chunks[-1]["newsdesk"]["refused"] is True and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_a_repaired_draft_gets_annotations_on_the_text_the_client_holds():
+    draft = ["Lavrov wanted a reply [1] ", "and more [7]."]
+    final = _answer("Lavrov wanted a reply [1] and more.", citations=[_citation(1, "Lavrov wanted a reply")])
+
+    text, chunks = _events([*draft, final])
+
+    notes = chunks[-1]["choices"][0]["delta"]["annotations"]
+    assert text == "".join(draft)
+    assert [text[a["url_citation"]["start_index"]:a["url_citation"]["end_index"]] for a in notes] == \
+        ["Lavrov wanted a reply [1]"]
+    assert chunks[-1]["newsdesk"]["answer"] == final.answer
+
+
+def test_system_messages_are_left_out_of_the_conversation():
+    from ui.api import parse_chat
+
+    chat = parse_chat({"model": "newsdesk", "messages": [
+        {"role": "system", "content": "Never cite."}, {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [{"type": "text", "text": "b"}]},
+        {"role": "user", "content": "c"}], "source": "Reuters", "stream": True})
+
+    assert chat.question == "c" and chat.stream is True
+    assert chat.history == [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    assert chat.filters.sources == ("Reuters",)
+
+
+@slow
 def test_models_lists_newsdesk(client):
     assert [m.id for m in client.models.list().data] == ["newsdesk"]
     assert client.models.retrieve("newsdesk").id == "newsdesk"
 
 
+@slow
 def test_answer_carries_url_citations_on_the_cited_sentences(client, site):
     reply = ask(client, LAVROV)
 
@@ -97,6 +181,7 @@ def test_answer_carries_url_citations_on_the_cited_sentences(client, site):
     assert reply.usage.completion_tokens > 0
 
 
+@slow
 def test_streamed_answer_is_the_same_text_and_its_last_chunk_has_the_annotations(client, site):
     whole = ask(client, LAVROV).choices[0].message.content
     chunks = list(ask(client, LAVROV, stream=True))
@@ -114,6 +199,7 @@ def test_streamed_answer_is_the_same_text_and_its_last_chunk_has_the_annotations
     check_annotations(text, annotations, newsdesk, site[0])
 
 
+@slow
 def test_stream_is_server_sent_events_ending_with_done(server):
     response = httpx.post(f"{server[0]}/v1/chat/completions", timeout=120,
                           headers={"Authorization": f"Bearer {KEY}"},
@@ -127,6 +213,7 @@ def test_stream_is_server_sent_events_ending_with_done(server):
     assert events[-1] == "data: [DONE]"
 
 
+@slow
 def test_follow_up_is_understood_from_the_earlier_messages(client):
     first = ask(client, LAVROV).choices[0].message.content
     history = [{"role": "system", "content": "You are a helpful assistant."},
@@ -140,6 +227,7 @@ def test_follow_up_is_understood_from_the_earlier_messages(client):
     assert any("Blinken" in c["quote"] for c in newsdesk["citations"])
 
 
+@slow
 def test_a_system_message_changes_neither_retrieval_nor_citations(client):
     plain = ask(client, LAVROV).model_extra["newsdesk"]
     told = ask(client, LAVROV, history=[{"role": "system", "content":
@@ -149,6 +237,7 @@ def test_a_system_message_changes_neither_retrieval_nor_citations(client):
     assert told.model_extra["newsdesk"]["citations"] == plain["citations"]
 
 
+@slow
 def test_filters_and_as_of_come_through_extra_body(client):
     other_outlet = ask(client, LAVROV, source="Associated Press").model_extra["newsdesk"]
     reuters = ask(client, LAVROV, source=["Reuters"], top_k=2).model_extra["newsdesk"]
@@ -161,6 +250,7 @@ def test_filters_and_as_of_come_through_extra_body(client):
     assert later["passages"] == [] and before["passages"] == []
 
 
+@slow
 def test_a_question_the_articles_do_not_answer_is_refused_without_citations(client):
     reply = ask(client, "Who won the 2022 World Cup?")
 
@@ -170,6 +260,7 @@ def test_a_question_the_articles_do_not_answer_is_refused_without_citations(clie
     assert message.annotations == [] and reply.model_extra["newsdesk"]["citations"] == []
 
 
+@slow
 def test_a_refusal_streams_too(client):
     chunks = list(ask(client, "Who won the 2022 World Cup?", stream=True))
 
@@ -186,6 +277,7 @@ def test_a_refusal_streams_too(client):
     ({"as_of": "tomorrow"}, "as_of"),
     ({"source": 5}, "source"),
 ])
+@slow
 def test_bad_filters_are_a_400_with_an_openai_error_body(client, extra, param):
     with pytest.raises(openai.BadRequestError) as caught:
         ask(client, LAVROV, **extra)
@@ -196,6 +288,7 @@ def test_bad_filters_are_a_400_with_an_openai_error_body(client, extra, param):
     assert error["message"] and "Traceback" not in caught.value.response.text
 
 
+@slow
 def test_malformed_requests_are_400_never_a_traceback(server):
     url = f"{server[0]}/v1/chat/completions"
     headers = {"Authorization": f"Bearer {KEY}"}
@@ -210,12 +303,14 @@ def test_malformed_requests_are_400_never_a_traceback(server):
         assert "Traceback" not in response.text
 
 
+@slow
 def test_an_unknown_model_is_a_404(client):
     with pytest.raises(openai.NotFoundError) as caught:
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": LAVROV}])
     assert caught.value.body["code"] == "model_not_found"
 
 
+@slow
 def test_without_the_key_the_api_and_mcp_refuse_and_never_echo_the_key(server):
     url, log = server
     wrong = "desk:not-the-password-x9"
@@ -242,6 +337,7 @@ def test_without_the_key_the_api_and_mcp_refuse_and_never_echo_the_key(server):
     assert "correct horse" not in served_log
 
 
+@slow
 def test_mcp_refuses_a_foreign_host_header_on_a_local_server(server):
     response = httpx.post(f"{server[0]}/mcp", timeout=30, json={},
                           headers={"Authorization": f"Bearer {KEY}", "Host": "evil.example"})
