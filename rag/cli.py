@@ -19,7 +19,8 @@ from rag.text import printable
 EXIT_FAILURE = 1
 # Commands defined by the surfaces above this package, imported only when called (rag
 # sits below eval and ui, so it never imports them at import time).
-LAZY_COMMANDS = {"eval": ("eval.cli", "eval_command"), "serve": ("ui.cli", "serve_command")}
+LAZY_COMMANDS = {"eval": ("eval.cli", "eval_command"), "serve": ("ui.cli", "serve_command"),
+                 "mcp": ("ui.cli", "mcp_command")}
 
 
 class NewsdeskGroup(click.Group):
