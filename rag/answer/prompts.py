@@ -1,0 +1,17 @@
+"""Prompt templates of the model generators, read from the installed `prompts` package
+(the repository's top-level prompts/ folder, shipped as package data)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+
+@cache
+def read_prompt(name: str) -> str:
+    """The text of prompts/NAME (e.g. "answer_system.md")."""
+    try:
+        return resources.files("prompts").joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as err:
+        raise FileNotFoundError(f"prompt {name!r} is missing from the installed package "
+                                "'prompts': reinstall newsdesk (pip install .)") from err
