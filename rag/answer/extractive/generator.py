@@ -64,6 +64,7 @@ class ExtractiveGenerator(Generator):
 
     name = "extractive"
     description = "no language model, quotes the best sentences"
+    writes_own_timeline = True
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
