@@ -31,10 +31,18 @@ print(answer.outcome.value, answer.answer)
 
 @pytest.mark.slow
 def test_an_installed_wheel_answers_with_a_model_server(tmp_path: Path):
+    # the files of a clone (no build/ left by an earlier build to hide a missing package)
+    source = tmp_path / "source"
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO, check=True, capture_output=True, text=True).stdout.splitlines()
+    for name in listed:
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     wheels = tmp_path / "wheels"
     # an isolated build, as `pip install .` does (it fetches the build backend pyproject.toml names)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
-                    str(REPO)], check=True, cwd=tmp_path)
+                    str(source)], check=True, cwd=tmp_path)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
