@@ -9,25 +9,25 @@ import pytest
 from click.testing import CliRunner
 
 from rag.answer import Newsdesk, Outcome
-from rag.answer.generators import (Draft, Generator, UnknownGeneratorError, generator_class,
-                                   generator_names, register, unregister)
-from rag.records import Passage
+from rag.answer.generators import (UnknownGeneratorError, generator_class, generator_names,
+                                   unregister)
+from tests.conftest import REPO
 from tests.support.fake_generator import FakeGenerator
 
 
-class FirstSentence(Generator):
-    """The README's example provider: the top passage's first sentence, cited."""
-
-    description = "the first sentence of the best passage"
-
-    def generate(self, question: str, passages: list[Passage]) -> Draft:
-        first = passages[0].text.split(". ")[0].rstrip(".") + "."
-        return Draft(f"{first} [{passages[0].n}]")
+def readme_provider() -> str:
+    """The example provider of the README's "How it works", as written there."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index("**A new model provider is one module.**")
+    return text[text.index("```python\n", start) + 10:text.index("```", text.index("```python\n", start) + 10)]
 
 
 @pytest.fixture
 def first_sentence():
-    register("first-sentence")(FirstSentence)
+    """The README's provider, registered by running its code."""
+    code = readme_provider()
+    assert len(code.splitlines()) <= 20
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_provider"})
     yield "first-sentence"
     unregister("first-sentence")
 
@@ -43,6 +43,7 @@ def test_a_registered_generator_answers_through_newsdesk(seeded_settings, first_
     desk = Newsdesk(seeded_settings.with_changes(generator=first_sentence))
     answer = desk.answer("What did Lavrov demand?")
     assert answer.generator == first_sentence and answer.outcome is Outcome.ANSWERED
+    assert answer.answer.split()[:4] == answer.passages[0].text.split()[:4]
     assert answer.citations and answer.citations[0].n == answer.passages[0].n
     assert answer.to_dict()["outcome"] == "answered" and answer.to_dict()["refused"] is False
 
