@@ -96,3 +96,14 @@ def test_citation_repair_drops_unknown_markers_and_adds_a_missing_one(seeded_set
     assert answer.outcome is Outcome.ANSWERED and "[42]" not in answer.answer
     assert 42 in answer.citation_check["removed"] and answer.citation_check["added"]
     assert "".join(e for e in events if isinstance(e, str)).startswith(sentence.split()[0])
+
+
+def test_a_model_refusal_is_typed_and_never_streamed_as_text(seeded_settings):
+    from tests.support.fake_openai import fake_openai
+
+    with fake_openai("NOT IN ARTICLES") as (_, url):
+        desk = Newsdesk(seeded_settings.with_changes(generator="openai-compatible", base_url=url,
+                                                     api_key="sk-test-not-real"))
+        events = list(desk.stream("What did Lavrov say about the weather in Geneva?"))
+    assert [e for e in events if isinstance(e, str)] == []
+    assert events[-1].refused and events[-1].outcome is Outcome.BY_MODEL

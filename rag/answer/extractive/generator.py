@@ -44,7 +44,7 @@ class _Sentence:
 class ExtractiveGenerator(Generator):
     """No model: answers with the passage sentences that best answer the question.
 
-    The question's answer type (`rag.answer.answer_types`: a name, a date, a number, an
+    The question's answer type (`rag.answer.extractive.answer_types`: a name, a date, a number, an
     amount, a place, or any phrase) decides what a sentence must hold. A sentence's own
     words are its content words, plus those of the sentence before it when its subject
     is a pronoun ("He called ...", "..., he said ..."). It scores the idf-weighted share
