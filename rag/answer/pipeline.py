@@ -128,8 +128,8 @@ class Newsdesk:
 
     def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
         self.settings = settings
+        self.generator = generator or make_generator(settings)  # checks the generator setting first
         self.retriever = Retriever(settings)
-        self.generator = generator or make_generator(settings)  # checks the generator setting
         self._newest: tuple[int | None, str | None] = (None, None)
 
     def _prepare(self, question: str, history: list[dict] | None, top_k: int | None,

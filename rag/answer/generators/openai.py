@@ -139,4 +139,4 @@ class ChatGenerator(Generator):
     @classmethod
     def describe(cls, settings: Settings) -> str:
         where = settings.base_url or "https://api.openai.com/v1"
-        return f"model `{settings.model.replace('`', '')}` at {where}"
+        return f"model {settings.model} at {where}"
