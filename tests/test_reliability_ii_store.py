@@ -24,6 +24,7 @@ from rag.ingest import ingest
 from tests.support.cli import run_rag
 from tests.support.mounts import in_private_mounts
 from tests.support.reliability import free_port, isolated_env, make_settings, seed_text
+from tests.support.waiting import wait_until
 
 MOVING = "harbour.txt"
 DOC = "corpus/harbour.txt"
@@ -165,7 +166,9 @@ def test_a_re_run_after_a_kill_between_writes_leaves_readers_current(harbour, po
     with Reader(harbour) as reader:
         killed = _writer(harbour, KILLED_INGEST, "7", point)
         assert killed.returncode == -signal.SIGKILL, killed.stderr
-        time.sleep(2)
+        asked = reader.answers + len(reader.errors)  # let readers meet the killed writer's store
+        wait_until(lambda: reader.answers + len(reader.errors) >= asked + 3, timeout=60,
+                   what="three more questions from the reader")
         assert _stored_versions(harbour) in ({0}, {7})  # the catalog is whole, old or new
         rerun = ingest(harbour.corpus_dir, harbour, progress=False)
         assert _stored_versions(harbour) == {7}
