@@ -103,7 +103,7 @@ def eval_command(ctx: click.Context, dataset: str, gate: bool, generators: tuple
     config_file, profile = obj.get("config_file"), obj.get("profile")
     progress = not quiet
     base = load_settings(config_file, profile).settings
-    plan = plan_dataset(dataset, base, work_dir, limit, corpus)
+    plan = plan_dataset(dataset, base, work_dir, limit, corpus, part)
     plan.records = select_part(plan.records, part)
     if reuse_store and plan.rgb:
         raise click.UsageError("--reuse-store does not apply to RGB, which always uses its own "
