@@ -32,9 +32,10 @@ import math
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from eval.datasets import DatasetError, EvalRecord
 from rag.sources.files import MIN_TEXT_CHARS

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from eval import harness, realtimeqa as R
+from eval import harness
 from eval import metrics as M
+from eval import realtimeqa as R
 from eval.datasets import DatasetError, held_out, select_part
 from rag.answer import Answer
 from rag.answer.pipeline import ShortAnswer
