@@ -245,6 +245,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 # --- answer form --------------------------------------------------------------
 
 _DASH = " — "
+_AS_OF_LABEL = re.compile(r"^As of [^:—]{3,40}:\s*", re.IGNORECASE)  # a time-aware answer's label
 
 
 def _plain(text: str) -> str:
@@ -257,7 +258,7 @@ def leading_fragment(answer: str, short_answer: str | None, quotes: Sequence[str
 
     The lead is the text before the answer's first " — " (how the extractive answerer
     puts a short answer before its sentences: "short — sentence [1]"). It is no
-    fragment when it is the verified `short_answer`, when it already holds a citation
+    fragment when it is the verified `short_answer` (after an "As of <date>:" label), when it already holds a citation
     marker (the dash follows a cited sentence), or when the answer starts with one of its
     citations' quotes that runs past the dash (a dash inside a quoted sentence)."""
     text = answer.strip()
@@ -267,7 +268,7 @@ def leading_fragment(answer: str, short_answer: str | None, quotes: Sequence[str
     lead = text[:cut].strip()
     if re.search(r"\[\d{1,3}\]", lead):
         return None
-    if short_answer is not None and lead == short_answer.strip():
+    if short_answer is not None and _AS_OF_LABEL.sub("", lead) == short_answer.strip():
         return None
     plain, plain_lead = _plain(text), _plain(lead)
     for quote in quotes:

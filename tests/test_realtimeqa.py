@@ -241,6 +241,9 @@ def test_leading_fragment_counter():
     # the verified short answer, a plain quote, a dash inside the quoted sentence, a dash
     # after a cited sentence: no fragment
     assert M.leading_fragment(f"Oslo — {sentence} [1]", "Oslo", [sentence]) is None
+    assert M.leading_fragment(f"As of May 4, 2022: Oslo — {sentence} [1]", "Oslo", [sentence]) is None
+    assert M.leading_fragment(f"As of May 4, 2022: 2000 — {sentence} [1]", None, [sentence]) \
+        == "As of May 4, 2022: 2000"
     assert M.leading_fragment(f"{sentence} [1]", None, [sentence]) is None
     dashed = "The summit — the third this year — was hosted by Oslo."
     assert M.leading_fragment(f"{dashed} [1]", None, [dashed]) is None
