@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     report = compare(args.dataset, args.part, args.limit, args.embedding, args.work_dir, args.k)
     print(f"{report['dataset']} ({report['part']}, {report['questions']} questions, "
           f"limit {report['limit']}), k={report['k']}")
-    print(f"{"pipeline":<40}{'hit@k':>7}{'MRR':>7}{'ingest s':>10}")
+    print(f"{'pipeline':<40}{'hit@k':>7}{'MRR':>7}{'ingest s':>10}")
     for name, text in (("newsdesk", "Newsdesk (hybrid, as-of)"),
                        ("tutorial", f"LangChain tutorial ({report['embedding']}, 1000-char)")):
         print(f"{text:<40}{report[name]['hit_at_k']:>7.3f}{report[name]['mrr']:>7.3f}"
