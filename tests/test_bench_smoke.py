@@ -14,7 +14,8 @@ from eval.bench.common import REPO
 
 QUICK_SIZE = "1k"
 STARTUP = ["startup.seed.s", f"startup.{QUICK_SIZE}.s", "startup.ratio", "startup.seed.peak_rss_mb",
-           f"startup.{QUICK_SIZE}.peak_rss_mb", f"startup.{QUICK_SIZE}.exit_s"]
+           f"startup.{QUICK_SIZE}.peak_rss_mb", f"startup.{QUICK_SIZE}.exit_s", "startup.floor.s",
+           "startup.seed_vs_floor", f"startup.{QUICK_SIZE}_vs_floor"]
 RETRIEVAL = [f"{op}_{pct}_ms" for op in ("dense", "dense_filtered", "fused", "fused_filtered")
              for pct in ("p50", "p95")] + ["lexical_p50_ms", "bm25_match_share", "embed_p50_ms",
                                            "first_retrieve_s", "peak_rss_mb"]

