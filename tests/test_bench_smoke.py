@@ -117,3 +117,17 @@ def test_reliability_figures_are_read_from_the_tests_own_output():
     assert any(line.startswith("- faults injected by test_faults.py: 42 ") for line in lines)
     assert "- SIGKILLs landed mid-ingest: 3 in 2 crash runs (each then compared with a clean ingest)" in lines
     assert lines[-1] == "- load: 16 users for 120 s: 1903 requests served, 0 failed"
+
+
+def test_chunking_figure_counts_overlap_as_tokens_embedded_twice():
+    from eval.bench.chunking import work
+    from rag.records import Article
+
+    sentences = " ".join(f"Sentence number {n} tells of the talks in Geneva on day {n}."
+                         for n in range(60))
+    article = [Article(doc_id="a", text=sentences, title="t")]
+    without, with_overlap = work(article, 64, 0), work(article, 64, 24)
+    assert without["chunks"] > 1
+    assert without["embedded_per_article_token"] == pytest.approx(1.0, abs=0.02)
+    assert with_overlap["embedded_per_article_token"] > 1.15
+    assert with_overlap["chunks"] > without["chunks"]
