@@ -147,6 +147,15 @@ class Settings(BaseModel):
         1.0, ge=0.0, le=5.0,
         description="Extractive: score added to a sentence holding a candidate of the wanted "
                     "type (the full bonus when it sits next to the question's words).")
+    min_answer_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Extractive: refuse when the best sentence's fitted probability of holding "
+                    "the answer is below this (default: the threshold `python -m eval.fit_scorer` "
+                    "fitted on the calibration parts, in rag/answer/extractive/scorer_weights.json).")
+    second_sentence_ratio: float = Field(
+        0.6, ge=0.0, le=1.0,
+        description="Extractive: the next best sentence joins the answer when its probability is "
+                    "at least this share of the best one's (and above the refusal threshold).")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
 
     ui_host: str = Field("127.0.0.1", description="Chat page address; other hosts need ui_auth.")

@@ -131,3 +131,34 @@ def test_a_phrase_that_only_modifies_the_question_word_is_not_given_as_the_answe
     draft = GENERATOR.generate("What did Lavrov demand?", [_passage(ARTICLE_TEXT)])
     assert not draft.refused and "written response" in draft.text
     assert _short(draft) is None or not _short(draft).startswith("from ")
+
+
+def test_a_quote_whose_subject_is_he_or_she_names_the_speaker_outside_the_quote():
+    from rag.answer.citations import check_citations
+
+    passage = _passage("Sergei Lavrov met reporters after the talks in Geneva. He said Moscow "
+                       "would wait for a written response next week.")
+    draft = GENERATOR.generate("What would Moscow wait for?", [passage])
+    assert 'Sergei Lavrov: "He said Moscow would wait for a written response next week." [1]' \
+        in draft.text
+    _, citations, _ = check_citations(draft.text, [passage])
+    assert [c.quote for c in citations] == [
+        "He said Moscow would wait for a written response next week."]   # verbatim
+
+
+def test_a_question_worded_unlike_the_passage_is_answered_when_a_sentence_answers_it():
+    passage = _passage("Dock workers at the port of Felixstowe walked out on Monday, halting "
+                       "container traffic for a third day. Shipping lines diverted vessels to "
+                       "Rotterdam.")
+    draft = GENERATOR.generate("What is happening at the port of Felixstowe?", [passage])
+    assert not draft.refused and "walked out" in draft.text
+
+
+def test_without_a_short_answer_the_answer_starts_with_the_quoted_sentence():
+    passage = _passage("Dock workers at the port of Felixstowe walked out on Monday, halting "
+                       "container traffic for a third day.")
+    draft = GENERATOR.generate("What is happening at the port of Felixstowe?", [passage])
+    if draft.short_answer is None:
+        assert draft.text.startswith("Dock workers at the port")
+    else:
+        assert draft.text.startswith(draft.short_answer.text + " — Dock workers")
