@@ -1,7 +1,7 @@
 """Fit the extractive generator's sentence scorer on the calibration parts of the eval sets.
 
     python -m eval.fit_scorer [--dataset seed --dataset dated --dataset rgb --dataset realtimeqa]
-                              [--work-dir DIR] [--limit N] [--write]
+                              [--work-dir DIR] [--limit N] [--held-out-limit N] [--write]
 
 For every question of every dataset, the pipeline retrieves as `rag eval` does (history,
 hidden documents, as-of date); the extractive generator then describes each passage
@@ -30,7 +30,7 @@ import inspect
 import json
 import pickle
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,15 +73,16 @@ def _label(text: str, record) -> bool:
     return False
 
 
-def _plans(dataset: str, base, work_dir: Path, limit: int | None):
-    """(plan, part) pairs: RealTime QA has a corpus per part; the others one for both."""
+def _plans(dataset: str, base, work_dir: Path, limits: tuple[int | None, int | None]):
+    """(plan, part) pairs: RealTime QA has a corpus per part (its first `limits` questions
+    of the calibration and held-out parts); the others one corpus for both."""
     if dataset == "realtimeqa" and "part" in inspect.signature(plan_dataset).parameters:
         return [(plan_dataset(dataset, base, work_dir, limit, part=part), part)
-                for part in ("calibration", "held-out")]
-    return [(plan_dataset(dataset, base, work_dir, limit), "all")]
+                for part, limit in zip(("calibration", "held-out"), limits)]
+    return [(plan_dataset(dataset, base, work_dir), "all")]
 
 
-def probe(dataset: str, work_dir: Path, limit: int | None) -> list[Probe]:
+def probe(dataset: str, work_dir: Path, limits: tuple[int | None, int | None]) -> list[Probe]:
     from rag.answer.extractive import ExtractiveGenerator
     from rag.answer.pipeline import Newsdesk
     from rag.config import load_settings
@@ -90,10 +91,10 @@ def probe(dataset: str, work_dir: Path, limit: int | None) -> list[Probe]:
 
     base = load_settings(None, None, generator="extractive").settings
     probes = []
-    for plan, part in _plans(dataset, base, work_dir, limit):
+    for plan, part in _plans(dataset, base, work_dir, limits):
         cache = work_dir / "fit_scorer" / f"{plan.collection}.pkl"
         if cache.is_file():
-            probes += pickle.loads(cache.read_bytes())
+            probes += [Probe(**fields) for fields in pickle.loads(cache.read_bytes())]
             continue
         settings = eval_settings(base, plan, work_dir)
         prepare(plan, settings, progress=False, log=lambda m: print(m, file=sys.stderr))
@@ -117,7 +118,7 @@ def probe(dataset: str, work_dir: Path, limit: int | None) -> list[Probe]:
             print(f"\r{plan.name}: {i + 1}/{len(plan.records)}", end="", file=sys.stderr)
         print(file=sys.stderr)
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_bytes(pickle.dumps(found))
+        cache.write_bytes(pickle.dumps([asdict(p) for p in found]))
         probes += found
     return probes
 
@@ -204,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", action="append")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
-    parser.add_argument("--limit", type=int, default=None, help="RealTime QA questions per part")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="RealTime QA: the first N calibration questions (and their articles)")
+    parser.add_argument("--held-out-limit", type=int, default=None,
+                        help="RealTime QA: the first N held-out questions")
     parser.add_argument("--embed-top", type=int, default=3)
     parser.add_argument("--max-false-refusals", type=float, default=0.05)
     parser.add_argument("--drop", action="append", default=[], help="leave a feature out")
@@ -213,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     datasets = args.dataset or ["seed", "dated", "rgb", "realtimeqa"]
     probes = []
     for name in datasets:
-        probes += probe(name, args.work_dir, args.limit if name == "realtimeqa" else None)
+        probes += probe(name, args.work_dir, (args.limit, args.held_out_limit))
     calibration = [p for p in probes if not p.held_out]
     features = tuple(f for f in FEATURES if f not in args.drop)
     weights, bias = fit(calibration, features)

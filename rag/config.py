@@ -152,6 +152,11 @@ class Settings(BaseModel):
         description="Extractive: refuse when the best sentence's fitted probability of holding "
                     "the answer is below this (default: the threshold `python -m eval.fit_scorer` "
                     "fitted on the calibration parts, in rag/answer/extractive/scorer_weights.json).")
+    answer_dense_sentences: int | None = Field(
+        None, ge=0, le=50,
+        description="Extractive: how many sentences (best by the cheap features) get their dense "
+                    "similarity to the question (~10-50 ms each); 0 leaves the dense feature out "
+                    "(default: the number in scorer_weights.json).")
     second_sentence_ratio: float = Field(
         0.6, ge=0.0, le=1.0,
         description="Extractive: the next best sentence joins the answer when its probability is "

@@ -77,16 +77,20 @@ def test_a_candidate_the_question_already_names_is_no_evidence():
     assert GENERATOR.generate("Who played at Wimbledon, Simona Halep?", [passage]).refused
 
 
-def test_a_question_naming_what_no_passage_mentions_is_refused():
+def _best_probability(question: str, passage: Passage) -> float:
+    sentences, _, _ = GENERATOR.score(question, [passage])
+    return sentences[0].probability
+
+
+def test_a_name_or_year_no_passage_mentions_lowers_the_answer_probability():
+    """No hard rule (on RealTime QA 10 of 59 answerable questions name a word no passage
+    holds): the fitted `absent` feature lowers the probability instead."""
     passage = _passage("President Blinken said the talks in Geneva were frank and substantial.")
-    assert GENERATOR.generate("What did Zelenskiy say about the talks in Geneva?",
-                              [passage]).refused
-
-
-def test_a_question_year_missing_from_the_passage_is_refused():
+    assert _best_probability("What did Zelenskiy say about the talks in Geneva?", passage) < \
+        _best_probability("What did Blinken say about the talks in Geneva?", passage)
     passage = _passage("Angelique Kerber won the women's singles final at Wimbledon in 2018.")
-    assert GENERATOR.generate("Who won the women's singles final at Wimbledon in 2019?",
-                              [passage]).refused
+    assert _best_probability("Who won the women's singles final at Wimbledon in 2019?", passage) < \
+        _best_probability("Who won the women's singles final at Wimbledon in 2018?", passage)
 
 
 def test_answers_carry_a_verified_short_answer_in_the_json_contract(desk):
@@ -102,10 +106,6 @@ def test_answers_carry_a_verified_short_answer_in_the_json_contract(desk):
 def test_a_refused_answer_has_no_short_answer(desk):
     data = desk.answer("How many Russian troops were massed near Ukraine’s border?").to_dict()
     assert data["refused"] and data["short_answer"] is None
-
-
-def test_a_question_about_a_thing_no_passage_mentions_is_refused(desk):
-    assert desk.answer("In which Geneva hotel did Blinken and Lavrov meet?").refused
 
 
 def test_a_which_question_gets_the_whole_list_with_its_noun(desk):

@@ -83,6 +83,8 @@ class ExtractiveGenerator(Generator):
         self.threshold = (self.scorer.threshold if settings.min_answer_probability is None
                           else settings.min_answer_probability)
         self.second_ratio = settings.second_sentence_ratio
+        if settings.answer_dense_sentences is not None:
+            self.scorer.embed_top = settings.answer_dense_sentences
         self._similarity = similarity
 
     @property
@@ -161,7 +163,9 @@ class ExtractiveGenerator(Generator):
             s.features = {
                 "own": weight(s.terms), "window": weight(s.window),
                 "passage": weight(passage_terms[s.passage.n]),
-                "typed": float(typed), "typed_close": self._closeness(s, wanted) if typed else 0.0,
+                # a pronoun subject's antecedent answers at half the credit of a candidate
+                "typed": float(typed), "typed_close": (self._closeness(s, wanted) if s.answers
+                                                       else 0.5) if typed else 0.0,
                 "untyped": float(wanted_type is None),
                 "named": (len(named & passage_words[s.passage.n]) / len(named)) if named else 1.0,
                 "absent": absent,
