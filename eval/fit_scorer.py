@@ -83,11 +83,10 @@ def _plans(dataset: str, base, work_dir: Path, limits: tuple[int | None, int | N
 
 
 def probe(dataset: str, work_dir: Path, limits: tuple[int | None, int | None]) -> list[Probe]:
-    from rag.answer.extractive import ExtractiveGenerator
-    from rag.answer.pipeline import Newsdesk
-    from rag.config import load_settings
-    from rag.search.time import topic_question
     from eval.harness import ask
+    from rag.answer.extractive import ExtractiveGenerator
+    from rag.answer.pipeline import Newsdesk, topic_question   # the generator's question
+    from rag.config import load_settings
 
     base = load_settings(None, None, generator="extractive").settings
     probes = []
