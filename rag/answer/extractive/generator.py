@@ -21,6 +21,7 @@ from rag.config import Settings
 from rag.records import Passage, Span
 from rag.text import content_terms, split_sentences, strip_markers
 
+UNKNOWN_DENSE = 0.8   # passage dense similarity when no passage has one (about the mean)
 # "He called ...", "..., she said ...": the sentence speaks for the one named before it.
 _PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b|\b(?:he|she|they) (?:said|says|added|told|called|warned)\b",
                               re.IGNORECASE)
@@ -105,11 +106,13 @@ class ExtractiveGenerator(Generator):
             terms = [content_terms(span.text) for span in spans]
             last_name: tuple[Span, Span] | None = None
             last_person: str | None = None
+            speaks = [bool(_PERSON_PRONOUN.search(span.text)) for span in spans]
             for i, span in enumerate(spans):
                 pronoun = bool(_PRONOUN_SUBJECT.search(span.text))
                 own = terms[i] | terms[i - 1] if pronoun and i else terms[i]
                 window = set().union(*terms[max(0, i - 1):i + 2])
-                found = candidates(span.text)
+                # candidates cost a few ms: read them when typed, or for a later "he said"
+                found = candidates(span.text) if wanted_type or any(speaks[i:]) else []
                 answers = [c for c in found if fits(c, wanted_type) and is_new(c, question_words)]
                 antecedent = last_name if pronoun else None
                 person = _PERSON_PRONOUN.search(span.text)
@@ -154,6 +157,9 @@ class ExtractiveGenerator(Generator):
         named = numbers | names
         passage_terms = {p.n: content_terms(p.text) for p in passages}
         passage_words = {p.n: words_of(p.text + " " + p.title) for p in passages}
+        # a passage found by BM25 alone has no dense similarity: count it as the lowest known
+        unknown_dense = min((p.dense_similarity for p in passages if p.dense_similarity > 0),
+                            default=UNKNOWN_DENSE)
         everywhere = set().union(*passage_words.values())
         absent = len(named - everywhere) / len(named) if named else 0.0   # named by no passage
         newest = max((d for d in (_day(p.date) for p in passages) if d), default=None)
@@ -169,7 +175,8 @@ class ExtractiveGenerator(Generator):
                 "untyped": float(wanted_type is None),
                 "named": (len(named & passage_words[s.passage.n]) / len(named)) if named else 1.0,
                 "absent": absent,
-                "rank": 1.0 / max(s.passage.n, 1), "passage_dense": s.passage.dense_similarity,
+                "rank": 1.0 / max(s.passage.n, 1),
+                "passage_dense": s.passage.dense_similarity or unknown_dense,
                 "recency": math.exp(-(newest - day).days / 30) if newest and day else 1.0,
                 "lead": math.exp(-max(s.span.start, 0) / 1500)}
         top = self.scorer.embed_top if embed_top is None else embed_top
