@@ -5,8 +5,10 @@
 
 For every question of every dataset, the pipeline retrieves as `rag eval` does (history,
 hidden documents, as-of date); the extractive generator then describes each passage
-sentence with the features of `rag.answer.extractive.scorer` (the dense one for the
-`--embed` best by the cheap features). A sentence is labelled positive when it contains
+sentence with the features of `rag.answer.extractive.scorer` (all its sentences; with
+EMBED_FOR_FIT > 0 only that many best by the cheap features, which get the dense one too:
+tried with 12, the dense feature chose no better on held-out and costs ~0.2-0.7 s per
+answer here, so the packaged weights leave it out). A sentence is labelled positive when it contains
 the record's gold answer, one of its short answers (3+ characters, not yes/no) or one of
 its evidence strings (or is contained in one); unanswerable questions give negatives only.
 
@@ -19,7 +21,10 @@ that have a positive sentence falls below it. Printed, per part and dataset: the
 answerable questions whose best sentence is positive (of those with a positive sentence),
 with the fitted scorer and with word overlap alone, false refusals and unanswerable
 refused at the threshold, and a drop-one-feature table (held-out figure without each
-feature). `--write` stores the weights in rag/answer/extractive/scorer_weights.json.
+feature; a feature that does not raise the held-out figure is dropped with --drop).
+The second-sentence ratio (setting second_sentence_ratio) was chosen on the calibration
+part the same way: the largest ratio with the best share of answers holding the answer.
+`--write` stores the weights in rag/answer/extractive/scorer_weights.json.
 Features per question are cached under --work-dir/fit_scorer/ (delete to recompute).
 """
 
