@@ -206,6 +206,34 @@ def choose_threshold(probes: list[Probe], scorer: SentenceScorer, max_false: flo
     return float(np.quantile(best, max_false)) * 0.999
 
 
+def latency(datasets: list[str], work_dir: Path, rounds: int = 3) -> None:
+    """Print the warm p50/p95 (ms) of a whole answer and of the generator alone over the
+    datasets' questions: each question asked once to warm up, then `rounds` times."""
+    import time
+
+    from eval.harness import ask
+    from rag.config import load_settings
+
+    base = load_settings(None, None, generator="extractive").settings
+    for dataset in datasets:
+        plan = _plans(dataset, base, work_dir, (None, None))[0][0]
+        settings = eval_settings(base, plan, work_dir)
+        prepare(plan, settings, progress=False, log=lambda m: None)
+        desk = make_desk(settings)
+        totals, generates = [], []
+        for record in plan.records:
+            ask(desk, record, None)                       # warm: caches, first-use loads
+            for _ in range(rounds):
+                started = time.perf_counter()
+                answer = ask(desk, record, None)
+                totals.append((time.perf_counter() - started) * 1000)
+                if "generate" in answer.timings_ms:
+                    generates.append(answer.timings_ms["generate"])
+        print(f"{dataset}: answer p50 {M.percentile(totals, 50):.0f} ms, p95 "
+              f"{M.percentile(totals, 95):.0f} ms; generate p50 {M.percentile(generates, 50):.0f} ms "
+              f"({len(plan.records)} questions x {rounds}, warm)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", action="append")
@@ -218,8 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-false-refusals", type=float, default=0.05)
     parser.add_argument("--drop", action="append", default=[], help="leave a feature out")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--latency", action="store_true",
+                        help="only measure the warm answer latency of the current code")
     args = parser.parse_args(argv)
     datasets = args.dataset or ["seed", "dated", "rgb", "realtimeqa"]
+    if args.latency:
+        latency(args.dataset or ["seed", "dated"], args.work_dir)
+        return 0
     probes = []
     for name in datasets:
         probes += probe(name, args.work_dir, (args.limit, args.held_out_limit))
