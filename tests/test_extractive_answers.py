@@ -162,3 +162,21 @@ def test_without_a_short_answer_the_answer_starts_with_the_quoted_sentence():
         assert draft.text.startswith("Dock workers at the port")
     else:
         assert draft.text.startswith(draft.short_answer.text + " — Dock workers")
+
+
+def test_a_glued_short_answer_always_survives_the_citation_check():
+    """The answer leads with a fragment only when it is the short answer the pipeline
+    verifies (a span whose spacing the check rewrites, 'the "Subway Series"', is none)."""
+    from rag.answer.citations import check_citations
+    from rag.answer.pipeline import check_short_answer
+
+    passage = _passage('Subway launched 12 sandwiches on Tuesday in what it calls the "Subway '
+                       'Series" menu. The chain said the menu "Subway Series" would stay.')
+    for question in ("What is Subway calling its new menu?", "What did Subway launch on Tuesday?",
+                     "What would stay, the chain said?", "When did Subway launch 12 sandwiches?"):
+        draft = GENERATOR.generate(question, [passage])
+        if draft.short_answer is not None:
+            text, citations, _ = check_citations(draft.text, [passage])
+            assert check_short_answer(draft, text, citations, [passage]) is not None, question
+        else:
+            assert " — " not in draft.text.split("[")[0], question

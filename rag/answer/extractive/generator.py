@@ -21,6 +21,9 @@ from rag.config import Settings
 from rag.records import Passage, Span
 from rag.text import content_terms, split_sentences, strip_markers
 
+# the citation check drops a space before these ("the "Subway Series""): a short answer
+# holding one would no longer lead the checked answer verbatim
+_RESPACED = re.compile(r"\s[.!?,;:\"'”’)]")
 UNKNOWN_DENSE = 0.8   # passage dense similarity when no passage has one (about the mean)
 # "He called ...", "..., she said ...": the sentence speaks for the one named before it.
 _PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b|\b(?:he|she|they) (?:said|says|added|told|called|warned)\b",
@@ -219,8 +222,8 @@ class ExtractiveGenerator(Generator):
         chosen.sort(key=lambda s: (not holds(s), s.passage.doc_id != best.passage.doc_id,
                                    s.span.start))
         body = " ".join(_quoted(s) for s in chosen)
-        if short is None or "[" in short.text or "]" in short.text:
-            return Draft(body)
+        if short is None or "[" in short.text or "]" in short.text or _RESPACED.search(short.text):
+            return Draft(body)   # no short answer the citation check would rewrite and reject
         return Draft(f"{short.text} — {body}", short_answer=short, short_n=best.passage.n)
 
     @staticmethod
