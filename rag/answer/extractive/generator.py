@@ -164,7 +164,8 @@ class ExtractiveGenerator(Generator):
         unknown_dense = min((p.dense_similarity for p in passages if p.dense_similarity > 0),
                             default=UNKNOWN_DENSE)
         everywhere = set().union(*passage_words.values())
-        absent = len(named - everywhere) / len(named) if named else 0.0   # named by no passage
+        absent = len(names - everywhere) / len(names) if names else 0.0   # named by no passage
+        absent_number = float(bool(numbers - everywhere))   # "in 2019" when all say 2018
         newest = max((d for d in (_day(p.date) for p in passages) if d), default=None)
         for s in sentences:
             typed = wanted_type is not None and self._answer(s, wanted) is not None
@@ -177,7 +178,7 @@ class ExtractiveGenerator(Generator):
                                                        else 0.5) if typed else 0.0,
                 "untyped": float(wanted_type is None),
                 "named": (len(named & passage_words[s.passage.n]) / len(named)) if named else 1.0,
-                "absent": absent,
+                "absent": absent, "absent_number": absent_number,
                 "rank": 1.0 / max(s.passage.n, 1),
                 "passage_dense": s.passage.dense_similarity or unknown_dense,
                 "recency": math.exp(-(newest - day).days / 30) if newest and day else 1.0,

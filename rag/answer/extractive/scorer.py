@@ -28,7 +28,7 @@ from typing import Sequence
 
 WEIGHTS_PATH = Path(__file__).with_name("scorer_weights.json")
 FEATURES = ("dense", "own", "window", "passage", "typed", "typed_close", "untyped",
-            "named", "absent", "rank", "passage_dense", "recency", "lead")
+            "named", "absent", "absent_number", "rank", "passage_dense", "recency", "lead")
 
 
 class ScorerError(ValueError):
