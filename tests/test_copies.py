@@ -363,3 +363,29 @@ def test_the_stories_sets_three_wire_copies_are_one_story_with_the_wire_as_origi
     grouped = {names[d]: names[s] for d, s in stories.items() if d != s}
     assert grouped == {"election-2023-10-09-dunmorecourier-copy": "election-2023-10-09-lakesidewire",
                        "election-2023-10-10-eastfieldgazette-copy": "election-2023-10-09-lakesidewire"}
+
+
+def _dated(chunk_id: str, doc_id: str, date: str, story: str, copies: list[str] = ()) -> Passage:
+    passage = _passage(chunk_id, doc_id, copies)
+    passage.date, passage.story_id = date, story
+    return passage
+
+
+def test_collapse_shows_the_originals_passage_at_the_best_rank_of_its_copies():
+    ranked = [_dated("gazette", "gazette", "2023-10-10", "wire", ["wire", "courier"]),
+              _dated("other", "other", "2023-10-09", "other"),
+              _dated("wire", "wire", "2023-10-09", "wire", ["courier", "gazette"]),
+              _dated("courier", "courier", "2023-10-09", "wire", ["wire", "gazette"])]
+    kept = collapse_copies(ranked)
+    assert [p.chunk_id for p in kept] == ["wire", "other"]
+    assert {c["doc_id"] for c in kept[0].copies} == {"courier", "gazette"}
+
+
+def test_a_house_edited_copy_carries_the_passage_but_one_with_another_figure_does_not():
+    passage = ("About 300 poll workers and counters returned to the hall at 8 a.m. on Monday. "
+               "About 88 per cent of ballots had been counted when the lights went out.")
+    house = ("Editor's note: first published on Oct. 9.\n\nAbout 88% of ballots had been counted "
+             "when the lights went out. About 300 pollworkers and counters returned to the hall "
+             "at 8am on Monday.")
+    assert carries([house], passage)
+    assert not carries([house.replace("300", "350")], passage)

@@ -3,12 +3,9 @@
 A wire story is republished with a new headline, a trimmed or reordered body, a
 rewritten first sentence, house style ("11 p.m."/"11pm", "88 per cent"/"88%",
 "dock workers"/"dockworkers", "cease-fire"/"ceasefire", curly or straight quotes), an
-editor's note, a byline or credit line, another dateline, a day later. Before comparing,
-`house_words` takes away what such edits change: datelines, bylines, credit lines and
-editor's notes are dropped; times, percentages, number words and month names get one
-spelling; words are compared as `rag.text.comparable_words`. A shingle is the run of
-characters (spaces removed, so compound words match their two-word spelling) starting
-at a word and as long as `shingle_words` average words.
+editor's note, a byline or credit line, another dateline, a day later. Articles are
+compared by their shingles in one house style (`rag.housestyle`: those edits taken out,
+compound words matched by space-free character shingles).
 
 Two articles are copies when their containment reaches `copy_threshold`: shared shingles
 over the smaller article's, or over either article's leading paragraphs after its lede
@@ -24,88 +21,17 @@ match (`rag.index.chunks.text_key`), so a copy that changed a fact keeps its own
 
 from __future__ import annotations
 
-import re
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from rag.text import comparable_words
+from rag.housestyle import (house_words, overlap, paragraph_words, shingles, shingles_of,  # noqa: F401
+                            story_paragraphs)
 
-CHARS_PER_WORD = 5        # a shingle of n words is n * 5 characters, spaces removed
 LEAD_WORDS = 120          # the leading paragraphs: whole paragraphs up to this many words
 MIN_LEAD_WORDS = 40       # fewer words after the lede than this: no lead to compare
 COMMON_SHINGLE = 50       # a shingle in more articles than this proposes no pairs
 MIN_SHARED = 3            # a candidate pair shares at least this many shingles
-
-# What a republishing outlet adds or takes away around the story (whole paragraphs).
-_BOILERPLATE = re.compile(
-    r"^\s*(?:\(?editor[’']?s note\b|\(?editing by\b|\(?reporting by\b|\(?additional reporting\b"
-    r"|\(?writing by\b|\(?compiled by\b|copyright\b|©|all rights reserved|sign up\b"
-    r"|\(this (?:story|article) (?:has been|was) (?:refiled|updated|corrected)"
-    r"|this (?:story|article) (?:has been|was) (?:amended|updated|corrected|edited)"
-    r"|by [A-Z][\w.’'-]+(?: [A-Z][\w.’'-]+){0,3}\s*$|[A-Z][a-z]+ [A-Z][a-z]+ (?:contributed|reported)\b)",
-    re.IGNORECASE)
-# "DUNMORE, Oct. 9 (Lakeside Wire) –", "GENEVA (AP) —", "LONDON -" at a paragraph's start
-_DATELINE = re.compile(
-    r"^\s*[A-Z][A-Z.'’ -]{2,}(?:,\s*[A-Z][a-z]{2,9}\.?\s+\d{1,2}(?:,\s*\d{4})?)?\s*"
-    r"(?:\([^)]{1,40}\)\s*)?[-–—]+\s+")
-_TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d\d))?\s*([ap])\.?\s?m\b\.?", re.IGNORECASE)
-_PERCENT = re.compile(r"\s*%|\bper\s*cent\b|\bpct\b", re.IGNORECASE)
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
-_MONTHS = {m[:3]: m[:3] for m in ("january february march april may june july august "
-                                  "september october november december").split()}
-_MONTH_WORDS = {**{m: m for m in _MONTHS}, "sept": "sep",
-                **{full: full[:3] for full in ("january february march april june july august "
-                                               "september october november december").split()}}
-
-
-def _story_paragraphs(text: str) -> list[str]:
-    """The article's paragraphs without bylines, credits and notes, datelines cut off."""
-    found = []
-    for paragraph in re.split(r"\n\s*\n|\n(?=\S)", text):
-        paragraph = paragraph.strip()
-        if not paragraph or _BOILERPLATE.match(paragraph):
-            continue
-        found.append(_DATELINE.sub("", paragraph, count=1))
-    return found
-
-
-def _one_style(text: str) -> str:
-    text = _TIME.sub(lambda m: f" {m.group(1)}{m.group(2) or ''} {m.group(3).lower()}m ", text)
-    return _PERCENT.sub(" percent ", text)
-
-
-def _house_words(paragraph: str) -> list[str]:
-    words = []
-    for word in comparable_words(_one_style(paragraph)):
-        word = _NUMBER_WORDS.get(word, word)
-        words.append(_MONTH_WORDS.get(word, word))
-    return words
-
-
-def house_words(text: str) -> list[str]:
-    """The story's words in one house style (what two outlets' copies have in common)."""
-    return [w for paragraph in _story_paragraphs(text) for w in _house_words(paragraph)]
-
-
-def _shingles_of(words: list[str], size: int) -> set[int]:
-    if not words:
-        return set()
-    length = size * CHARS_PER_WORD
-    joined, starts = "", []
-    for word in words:
-        starts.append(len(joined))
-        joined += word
-    if len(joined) <= length:
-        return {zlib.crc32(joined.encode())}
-    return {zlib.crc32(joined[s:s + length].encode()) for s in starts if s + length <= len(joined)}
-
-
-def shingles(text: str, size: int) -> set[int]:
-    """The article's shingles (hashes of house-style character runs, see the module)."""
-    return _shingles_of(house_words(text), size)
 
 
 def lead_shingles(text: str, size: int) -> set[int]:
@@ -113,16 +39,11 @@ def lead_shingles(text: str, size: int) -> set[int]:
     a republishing outlet often rewrites): whole paragraphs up to LEAD_WORDS words; none
     when fewer than MIN_LEAD_WORDS words follow the lede."""
     words: list[str] = []
-    for paragraph in _story_paragraphs(text)[1:]:
+    for paragraph in story_paragraphs(text)[1:]:
         if len(words) >= LEAD_WORDS:
             break
-        words += _house_words(paragraph)
-    return _shingles_of(words, size) if len(words) >= MIN_LEAD_WORDS else set()
-
-
-def overlap(part: set[int], whole: set[int]) -> float:
-    """Share of `part`'s shingles found in `whole` (0 when `part` is empty)."""
-    return len(part & whole) / len(part) if part else 0.0
+        words += paragraph_words(paragraph)
+    return shingles_of(words, size) if len(words) >= MIN_LEAD_WORDS else set()
 
 
 def text_from_chunks(spans: list[tuple[int, str]]) -> str:
