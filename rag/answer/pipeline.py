@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from rag.answer.citations import check_citations
+from rag.answer.conflicts import conflict_note, find_conflicts
 from rag.answer.generators import Draft, Generator, make_generator
 from rag.answer.outcome import Outcome, draft_outcome, retrieval_outcome
 from rag.answer.timeline import label_dates, latest_draft
@@ -79,6 +80,7 @@ class Answer:
     time: TimeInterpretation | None = None
     short_answer: ShortAnswer | None = None
     outcome: Outcome = Outcome.NO_PASSAGES
+    conflicts: list[dict] = field(default_factory=list)  # rag.answer.conflicts
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: citations with quotes and offsets, passages with scores."""
@@ -97,6 +99,9 @@ class Answer:
             "citation_check": self.citation_check, "timings_ms": self.timings_ms,
             "short_answer": asdict(self.short_answer) if self.short_answer else None,
             "outcome": self.outcome.value,
+            "conflicts": [{"about": c["about"], "kind": c["kind"],
+                           "values": [{k: v[k] for k in ("text", "n", "source", "date")}
+                                      for v in c["values"]]} for c in self.conflicts],
         }
 
 
@@ -184,6 +189,7 @@ class Newsdesk:
             answer.citation_check = {"removed": check.removed, "added": check.added}
             answer.outcome = draft_outcome(draft, text)
             if not answer.outcome.refused:
+                text, citations, answer.conflicts = _with_conflicts(text, citations, passages)
                 answer.answer, answer.citations, answer.refused = text, citations, False
                 answer.short_answer = check_short_answer(draft, text, citations, passages)
         timings["total"] = _ms(started)
@@ -232,6 +238,28 @@ class Newsdesk:
             timings["generate"] = _ms(generate_started)
         yield self._finish(question, standalone, retrieval, relevance, draft, timings, started,
                            interpretation, refusal)
+
+
+def _with_conflicts(text: str, citations: list[Citation],
+                    passages: list[Passage]) -> tuple[str, list[Citation], list[dict]]:
+    """The answer told of corrections and conflicting reports among the passages it
+    cites (rag.answer.conflicts): a correction leads when the answer gives the corrected
+    figure's old value, a conflict is named after the answer; their citations added."""
+    cited = {c.n for c in citations}
+    found = [c for c in find_conflicts(passages) if {v["n"] for v in c["values"]} & cited]
+    if not found:
+        return text, citations, []
+    opening = text.split("[", 1)[0]   # the answer's first claim
+    leading = [c for c in found if c["kind"] == "correction"
+               and c["corrected_from"].split()[0] in opening
+               and c["values"][0]["text"].split()[0] not in opening]
+    first, first_citations = conflict_note(leading, passages, cited)
+    rest, rest_citations = conflict_note([c for c in found if c not in leading], passages, cited)
+    have = {(c.n, c.start, c.end) for c in citations}
+    added = [c for c in first_citations + rest_citations if (c.n, c.start, c.end) not in have
+             and not have.add((c.n, c.start, c.end))]
+    text = " ".join(part for part in (first, text, rest) if part)
+    return text, citations + added, found
 
 
 def _ms(since: float) -> int:

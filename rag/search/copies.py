@@ -17,8 +17,9 @@ article's own passages, and a copy's passages that differ, stay.
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
-from rag.housestyle import house_words, overlap, shingles
+from rag.housestyle import house_words, overlap, shingles, story_paragraphs
 from rag.index.chunks import ChunkIndex
 from rag.records import Passage
 from rag.search.query import Query, Step, register_step
@@ -65,6 +66,19 @@ def facts(sentence: str) -> set[str]:
     return numbers | names
 
 
+def changed_fact(sentence: str, other: str) -> bool:
+    """Whether `other` says `sentence` with a figure or name put in the place of another
+    (a word-level diff replacing a fact by a fact); added or dropped words, reordered
+    clauses and house spellings are not a change of fact."""
+    mine, theirs = house_words(sentence), house_words(other)
+    known = facts(sentence) | facts(other)
+    matcher = SequenceMatcher(a=mine, b=theirs, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "replace" and known & set(mine[a0:a1]) and known & set(theirs[b0:b1]):
+            return True
+    return False
+
+
 def carries(article_chunks: list[str], passage_text: str) -> bool:
     """Whether an article (its chunks' texts) carries the passage: holds PASSAGE_OVERLAP
     of its shingles, and no sentence of the passage is there with another figure or name."""
@@ -72,16 +86,28 @@ def carries(article_chunks: list[str], passage_text: str) -> bool:
     if overlap(shingles(passage_text, SHINGLE_WORDS), shingles(article, SHINGLE_WORDS)) < PASSAGE_OVERLAP:
         return False
     joined = "".join(house_words(article))
-    theirs = [(s.text, set(house_words(s.text))) for s in split_sentences(article)]
-    for sentence in split_sentences(passage_text):
-        if "".join(house_words(sentence.text)) in joined:
+    theirs = [(s, set(house_words(s))) for s in _sentences(article)]
+    for sentence in _sentences(passage_text):
+        if "".join(house_words(sentence)) in joined:
             continue
-        mine = set(house_words(sentence.text))
+        mine = set(house_words(sentence))
         best = max(theirs, key=lambda t: _share(mine, t[1]), default=None)
         if best is not None and _share(mine, best[1]) >= NEAR_SENTENCE \
-                and facts(sentence.text) != facts(best[0]):
+                and changed_fact(sentence, best[0]):
             return False
     return True
+
+
+def _sentences(text: str) -> list[str]:
+    """The story's sentences (notes and datelines aside); a piece split off after an
+    abbreviation ("Oct. 8, with ...") joins the sentence before it."""
+    found: list[str] = []
+    for sentence in split_sentences("\n\n".join(story_paragraphs(text))):
+        if found and sentence.text[:1].isdigit() or found and sentence.text[:1].islower():
+            found[-1] += " " + sentence.text
+        else:
+            found.append(sentence.text)
+    return found
 
 
 def _share(words: set[str], other: set[str]) -> float:
