@@ -16,7 +16,7 @@ from rag.answer.citations import check_citations
 from rag.answer.conflicts import conflict_note, find_conflicts
 from rag.answer.generators import Draft, Generator, make_generator
 from rag.answer.outcome import Outcome, draft_outcome, retrieval_outcome
-from rag.answer.timeline import label_dates, latest_draft
+from rag.answer.timeline import label_dates, latest_draft, resolve_when
 from rag.config import Settings
 from rag.errors import NewsdeskError
 from rag.records import Citation, Filters, Passage
@@ -228,16 +228,23 @@ class Newsdesk:
                 elif interpretation is not None and interpretation.order == NEWEST:
                     draft = label_dates(latest_draft(self.generator, topic, passages), passages)
                 else:
-                    draft = label_dates(self.generator.generate(topic, passages), passages)
+                    draft = _dated(standalone, self.generator.generate(topic, passages), passages)
                 if streaming and not draft.refused:
                     yield from re.findall(r"\S+\s*", draft.text)
             elif streaming:
                 draft = yield from self.generator.stream(standalone, passages)
             else:
                 draft = self.generator.generate(standalone, passages)
+                draft = resolve_when(standalone, draft, passages) or draft
             timings["generate"] = _ms(generate_started)
         yield self._finish(question, standalone, retrieval, relevance, draft, timings, started,
                            interpretation, refusal)
+
+
+def _dated(question: str, draft: Draft, passages: list[Passage]) -> Draft:
+    """A "when" answer led by the date its day word means (rag.answer.timeline.resolve_when),
+    else the answer with "As of DATE:" labels when its facts are of different dates."""
+    return resolve_when(question, draft, passages) or label_dates(draft, passages)
 
 
 def _with_conflicts(text: str, citations: list[Citation],

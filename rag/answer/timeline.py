@@ -103,3 +103,97 @@ def label_dates(draft: Draft, passages: list[Passage]) -> Draft:
             or "".join(s for s, _ in segments).replace(" ", "") != draft.text.replace(" ", ""):
         return draft
     return Draft(" ".join(f"As of {spoken_date(d)}: {text}" for (text, _), d in zip(segments, dates)))
+
+
+# -- relative day words ("on Sunday", "the night before", "last Tuesday") ------------------
+
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_PART = r"(?:\s+(?:morning|afternoon|evening|night))?"
+_DAY_WORDS = re.compile(
+    r"\b(?:(?P<yesterday>yesterday|last night|the night before|the day before|overnight)"
+    r"|(?P<today>today|tonight|this (?:morning|afternoon|evening))"
+    r"|(?P<weekday_of_last>(?:on\s+)?(?P<wd3>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    + _PART + r"\s+of\s+last\s+week)"
+    r"|(?P<last>last\s+(?P<wd1>monday|tuesday|wednesday|thursday|friday|saturday|sunday)" + _PART + r")"
+    r"|(?P<on>(?:on|late on|early on|since)\s+(?P<wd2>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    + _PART + r"))\b", re.IGNORECASE)
+_FUTURE = re.compile(r"\b(?:will|would|is due|are due|is expected|are expected|plans? to|"
+                     r"scheduled|next)\b", re.IGNORECASE)
+_WHEN = re.compile(r"^\s*(?:and\s+)?(?:when|on what (?:day|date)|what (?:day|date))\b", re.IGNORECASE)
+_EXPLICIT_DATE = re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b"
+                            r"|\b\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
+
+
+def resolve_day(match: re.Match, written: date, sentence: str) -> date | None:
+    """The date a day expression of an article written on `written` means: "yesterday"
+    and "the night before" the day before, "on Sunday" the last Sunday up to that day (the
+    next one when the sentence speaks of the future), "last Tuesday" the last Tuesday
+    before it, "Thursday of last week" that day of the week before."""
+    from datetime import timedelta
+    if match.group("yesterday"):
+        return written - timedelta(days=1)
+    if match.group("today"):
+        return written
+    if match.group("weekday_of_last"):
+        weekday = _WEEKDAYS.index(match.group("wd3").lower())
+        monday_last_week = written - timedelta(days=written.weekday() + 7)
+        return monday_last_week + timedelta(days=weekday)
+    if match.group("last"):
+        weekday = _WEEKDAYS.index(match.group("wd1").lower())
+        back = (written.weekday() - weekday) % 7 or 7
+        return written - timedelta(days=back)
+    if match.group("on"):
+        weekday = _WEEKDAYS.index(match.group("wd2").lower())
+        if _FUTURE.search(sentence[:match.start()]):
+            return written + timedelta(days=(weekday - written.weekday()) % 7 or 7)
+        return written - timedelta(days=(written.weekday() - weekday) % 7)
+    return None
+
+
+def day_words(sentence: str, written: str | None) -> list[tuple[str, date, int]]:
+    """(expression, resolved date, position) of each relative day expression in a
+    sentence of an article dated `written` (YYYY-MM-DD); [] when undated."""
+    try:
+        day = date.fromisoformat(written or "")
+    except ValueError:
+        return []
+    found = []
+    for match in _DAY_WORDS.finditer(sentence):
+        resolved = resolve_day(match, day, sentence)
+        if resolved is not None:
+            found.append((match.group(0), resolved, match.start()))
+    return found
+
+
+def resolve_when(question: str, draft: Draft, passages: list[Passage]) -> Draft | None:
+    """For a "when" question whose answer quotes a sentence that dates the event with a
+    day word ("on Sunday afternoon", "the night before"), the answer led by the date it
+    means, read against its article's date: "October 15, 2023 (Sunday afternoon, in the
+    report of October 16, 2023) — ..."; None when there is nothing to resolve (a "when"
+    question answered by an explicit date, or another question)."""
+    if draft.refused or not _WHEN.search(question):
+        return None
+    first = _SEGMENT.match(draft.text)
+    if not first:
+        return None
+    numbers = [int(n) for n in MARKER.findall(first.group(1))]
+    by_n = {p.n: p for p in passages}
+    passage = next((by_n[n] for n in numbers if n in by_n), None)
+    claim = strip_markers(first.group(1)).strip()
+    if passage is None or _EXPLICIT_DATE.search(claim.split(" — ", 1)[-1]):
+        return None
+    found = day_words(claim, passage.date)
+    if not found:
+        return None
+    topic = [t for t in _topic_terms(question) if t not in {"when", "day", "date"}]
+    words = [(m.start(), m.group(0)) for m in re.finditer(r"[A-Za-z]+", claim)]
+    places = [at for at, word in words if content_terms(word) & set(topic)]
+
+    def distance(item: tuple[str, date, int]) -> int:
+        return min((abs(item[2] - at) for at in places), default=item[2])
+
+    expression, resolved, _ = min(found, key=distance)
+    lead = (f"{resolved:%A}, {spoken_date(resolved.isoformat())} ({expression.strip()}, in the "
+            f"report of {spoken_date(passage.date)})")
+    rest = draft.text.split(" — ", 1)[1] if " — " in first.group(1) else draft.text
+    return Draft(f"{lead} — {rest}")
