@@ -22,8 +22,8 @@ from rag.errors import NewsdeskError
 from rag.records import Citation, Filters, Passage
 from rag.search.retriever import Retrieval, Retriever
 from rag.search.steps import Query
-from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, plan_time,
-                             topic_question)
+from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, explain_empty,
+                             plan_time, topic_question)
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
@@ -192,6 +192,9 @@ class Newsdesk:
                 text, citations, answer.conflicts = _with_conflicts(text, citations, passages)
                 answer.answer, answer.citations, answer.refused = text, citations, False
                 answer.short_answer = check_short_answer(draft, text, citations, passages)
+        if answer.outcome == Outcome.NO_PASSAGES:
+            # a time filter that left nothing is said, with its range and the newest date
+            answer.answer = explain_empty(interpretation, self._newest_date()) or answer.answer
         timings["total"] = _ms(started)
         return answer
 
