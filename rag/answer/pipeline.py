@@ -152,7 +152,7 @@ class Newsdesk:
                                             newest=self._newest_date())
         k = self.settings.top_k if top_k is None else top_k
         if interpretation is not None and interpretation.order == CHRONOLOGICAL and k > 0:
-            k = max(k, self.settings.timeline_events)
+            k = max(k, 2 * self.settings.timeline_events)  # room to spread over the whole story
         query = Query(question=standalone, filters=filters, top_k=k, as_of=as_of,
                       extra={"time": interpretation})
         retrieval = self.retriever.retrieve(topic_question(standalone, interpretation), k,
@@ -189,7 +189,9 @@ class Newsdesk:
             answer.citation_check = {"removed": check.removed, "added": check.added}
             answer.outcome = draft_outcome(draft, text)
             if not answer.outcome.refused:
-                text, citations, answer.conflicts = _with_conflicts(text, citations, passages)
+                chronology = interpretation is not None and interpretation.order == CHRONOLOGICAL
+                text, citations, answer.conflicts = _with_conflicts(text, citations, passages,
+                                                                    said=not chronology)
                 answer.answer, answer.citations, answer.refused = text, citations, False
                 answer.short_answer = check_short_answer(draft, text, citations, passages)
         if answer.outcome == Outcome.NO_PASSAGES:
@@ -250,15 +252,15 @@ def _dated(question: str, draft: Draft, passages: list[Passage]) -> Draft:
     return resolve_when(question, draft, passages) or label_dates(draft, passages)
 
 
-def _with_conflicts(text: str, citations: list[Citation],
-                    passages: list[Passage]) -> tuple[str, list[Citation], list[dict]]:
+def _with_conflicts(text: str, citations: list[Citation], passages: list[Passage],
+                    said: bool = True) -> tuple[str, list[Citation], list[dict]]:
     """The answer told of corrections and conflicting reports among the passages it
     cites (rag.answer.conflicts): a correction leads when the answer gives the corrected
     figure's old value, a conflict is named after the answer; their citations added."""
     cited = {c.n for c in citations}
     found = [c for c in find_conflicts(passages) if {v["n"] for v in c["values"]} & cited]
-    if not found:
-        return text, citations, []
+    if not found or not said:  # a timeline keeps its list; the field still says it
+        return text, citations, found
     opening = text.split("[", 1)[0]   # the answer's first claim
     leading = [c for c in found if c["kind"] == "correction"
                and c["corrected_from"].split()[0] in opening

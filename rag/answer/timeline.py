@@ -1,8 +1,10 @@
 """Dated answers: timelines of a story ("how did X unfold") and date labels on answers
 whose facts come from articles of different dates ("As of June 10, 2024: ...").
 
-A timeline lists the key dated events in chronological order, one sentence each from a
-different article, each starting with its date and citing its passage. The extractive
+A timeline is a chronology: one event per story day, oldest first, spread over the
+story's whole span (first, turning points, latest), each line starting with its date,
+without the sentence's dateline, and citing its passage; copies count once. The page
+shows it as a list (`ui.render.timeline_items`). The extractive
 writer picks each article's sentence that best covers the question's topic; model
 generators write their own (`Generator.timeline`, prompts/timeline_*.md).
 """
@@ -41,13 +43,62 @@ def _topic_terms(question: str) -> set[str]:
     return terms or content_terms(question)
 
 
+_DATELINE = re.compile(r"^(?:[A-Z][A-Z.'’ -]{2,}(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?|\d{1,2})\s*"
+                       r"(?:\([^)]{1,40}\)\s*)?[–—-]{1,2}\s+")
+
+
+def without_dateline(text: str) -> str:
+    """A sentence without the dateline it starts with ("ROTTERDAM, June 3 (Reuters) – ",
+    "DUNMORE – ", or the "9 (Lakeside Wire) – " left after "Oct."): the timeline line
+    already gives the date. Display only: citations quote the article as it is."""
+    return _DATELINE.sub("", text, count=1)
+
+
+def whole_sentences(text: str) -> list[str]:
+    """The text's sentences, without those cut in two after an abbreviation ("... on
+    Oct." + "10 about ..."), which the citation check would split again; a dateline cut
+    so ("DUNMORE, Oct." + "9 (Wire) – Counting ...") leaves its sentence, the second part."""
+    spans = split_sentences(text)
+    cut = {i for i in range(1, len(spans)) if spans[i].text[:1].isdigit() or spans[i].text[:1].islower()}
+    kept = []
+    for i, span in enumerate(spans):
+        if i in cut and without_dateline(span.text) != span.text:
+            kept.append(span.text)   # the sentence after a dateline's "Oct."
+        elif i not in cut and i + 1 not in cut:
+            kept.append(span.text)
+    return kept
+
+
+def _spread(days: list[tuple[float, str, object]], slots: int) -> list:
+    """At most `slots` of the (score, date, event) days: the first and the latest, and
+    between them the best-scoring day of each equal stretch of the span (then the best
+    of the rest), so the events cover the whole story, not its first week."""
+    if len(days) <= slots:
+        return days
+    days = sorted(days, key=lambda d: d[1])
+    chosen = {0, len(days) - 1} if slots > 1 else {max(range(len(days)), key=lambda i: days[i][0])}
+    middle = list(range(1, len(days) - 1))
+    stretches = max(1, slots - len(chosen))
+    for k in range(stretches):
+        part = middle[k * len(middle) // stretches:(k + 1) * len(middle) // stretches]
+        if part and len(chosen) < slots:
+            chosen.add(max(part, key=lambda i: days[i][0]))
+    for i in sorted(middle, key=lambda i: -days[i][0]):
+        if len(chosen) >= slots:
+            break
+        chosen.add(i)
+    return [days[i] for i in sorted(chosen)]
+
+
 def extractive_timeline(question: str, passages: list[Passage], max_events: int) -> Draft:
-    """One sentence per article, oldest article first, each "DATE: sentence [n]"."""
+    """A chronology: one event per story day (its best sentence for the question's topic,
+    copies and same-day reports of one story counted once), spread over the whole span,
+    oldest first, each "DATE: sentence [n]" without the sentence's dateline."""
     topic = _topic_terms(question)
     best_per_article: dict[str, tuple[float, Passage, str]] = {}
     for passage in passages:
-        for span in split_sentences(passage.text):
-            text = strip_markers(span.text).strip()
+        for text in whole_sentences(passage.text):
+            text = strip_markers(text).strip()
             if not text or text.rstrip("\"'”’) ").endswith("?"):
                 continue
             share = len(topic & content_terms(text)) / len(topic) if topic else 0.0
@@ -57,16 +108,18 @@ def extractive_timeline(question: str, passages: list[Passage], max_events: int)
     if not best_per_article:
         return Draft.refusal(Outcome.BY_EVIDENCE)
     top = max(share for share, _, _ in best_per_article.values())
-    events, seen_texts = [], set()
+    copied = {c["doc_id"] for _, p, _ in best_per_article.values() for c in p.copies}
+    per_day: dict[str, tuple[float, str, tuple[Passage, str]]] = {}
     for share, passage, text in sorted(best_per_article.values(),
                                        key=lambda e: (-e[0], e[1].date or "9999", e[1].n)):
-        if share < MIN_TOPIC_SHARE * top or text in seen_texts:
-            continue  # another story, or a syndicated copy of an event already listed
-        seen_texts.add(text)
-        events.append((passage, text))
-        if len(events) == max_events:
-            break
-    events.sort(key=lambda e: (e[0].date or "9999-99-99", e[0].n))
+        if share < MIN_TOPIC_SHARE * top:
+            continue  # another story
+        if passage.doc_id in copied and passage.story_id != passage.doc_id:
+            continue  # a syndicated copy of a passage already here
+        day = passage.date or "9999-99-99"
+        if day not in per_day:  # one event per day: the best-covering report's
+            per_day[day] = (share, day, (passage, without_dateline(text)))
+    events = [event for _, _, event in _spread(list(per_day.values()), max_events)]
     return Draft(" ".join(f"{spoken_date(p.date)}: {text} [{p.n}]" for p, text in events))
 
 
