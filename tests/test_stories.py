@@ -67,3 +67,22 @@ def test_an_empty_time_filter_is_explained_with_its_range_and_the_newest_article
     assert "from September 25, 2023 to October 1, 2023" in answer.answer
     assert "as-of date October 3, 2023" in answer.answer
     assert "newest article is dated October 24, 2023" in answer.answer
+
+
+def test_the_timeline_is_a_chronology_over_the_whole_story_one_event_a_day(stories_desk):
+    import re
+    answer = stories_desk.answer("How did the Dunmore election count unfold?", as_of="2023-10-25")
+    days = re.findall(r"(?:^|\] )(\w+ \d{1,2}, \d{4}):", answer.answer)
+    assert days[0] == "October 9, 2023" and days[-1] == "October 24, 2023"
+    assert len(days) == len(set(days)) >= 5
+    assert "DUNMORE" not in answer.answer and "(Lakeside Wire) –" not in answer.answer
+    docs = [c.doc_id for c in answer.citations]
+    assert not any(doc.endswith("-copy.md") for doc in docs)
+
+
+def test_copies_of_the_wire_story_give_one_passage_listing_the_others(stories_desk):
+    passages = stories_desk.answer("Why was counting in the Dunmore election stopped?",
+                                   as_of="2023-10-25").passages
+    wire = [p for p in passages if p.doc_id.endswith("lakesidewire.md") and "power cut" in p.text]
+    assert wire and {c["source"] for c in wire[0].copies} == {"Dunmore Courier", "Eastfield Gazette"}
+    assert not any(p.doc_id.endswith("-copy.md") for p in passages)

@@ -73,9 +73,9 @@ def _spread(days: list[tuple[float, str, object]], slots: int) -> list:
     """At most `slots` of the (score, date, event) days: the first and the latest, and
     between them the best-scoring day of each equal stretch of the span (then the best
     of the rest), so the events cover the whole story, not its first week."""
+    days = sorted(days, key=lambda d: d[1])
     if len(days) <= slots:
         return days
-    days = sorted(days, key=lambda d: d[1])
     chosen = {0, len(days) - 1} if slots > 1 else {max(range(len(days)), key=lambda i: days[i][0])}
     middle = list(range(1, len(days) - 1))
     stretches = max(1, slots - len(chosen))
