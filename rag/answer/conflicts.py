@@ -36,6 +36,8 @@ _CORRECTION = re.compile(r"\b(?:correction|corrected|misstated|misreported|an ea
                          re.IGNORECASE)
 _NOT = re.compile(rf"\b({_NUMBER})\b([^.;]*?),?\s+not\s+({_NUMBER})\b")
 _OTHER_TIME = re.compile(r"\b(?:from|since|ago|last year|in \d{4}|years?|record)\b", re.IGNORECASE)
+_MOVED_TO = re.compile(r"\b(?:rose|fell|climbed|dropped|jumped|slipped|gained|lost|up|down|"
+                       r"increased|decreased|edged)\b[^.;]{0,24}\bto\s*$", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:in|of) ((?:19|20)\d\d)\b")   # "built in 1978": a figure of another year
 _VERBS = {"rose", "fell", "reached", "grew", "increased", "dropped", "climbed", "put", "hit",
           "stood", "gained", "lost", "jumped", "slipped", "declined", "added", "be", "been",
@@ -97,6 +99,8 @@ def figures(passage: Passage) -> list[Figure]:
         for match in _FIGURE.finditer(text):
             number, share, after = match.group(1), match.group(2), match.group(3)
             before = text[max(0, match.start() - 16):match.start()]
+            if _MOVED_TO.search(before):
+                continue  # "shares rose 11% to 449 pence": a market move's level
             year = (passage.date or "")[:4]
             if _OTHER_TIME.search(before) or any(
                     y != year for y in _YEAR.findall(text[match.end():match.end() + 50])) or re.match(r"\s+(?:years?|ago)\b", after) \

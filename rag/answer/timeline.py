@@ -221,9 +221,9 @@ def day_words(sentence: str, written: str | None) -> list[tuple[str, date, int]]
 def resolve_when(question: str, draft: Draft, passages: list[Passage]) -> Draft | None:
     """For a "when" question whose answer quotes a sentence that dates the event with a
     day word ("on Sunday afternoon", "the night before"), the answer led by the date it
-    means, read against its article's date: "October 15, 2023 (Sunday afternoon, in the
-    report of October 16, 2023) — ..."; None when there is nothing to resolve (a "when"
-    question answered by an explicit date, or another question)."""
+    means, read against its article's date: "Sunday, October 15, 2023 — <the quote with
+    its day word> [1]"; None when there is nothing to resolve (a "when" question answered
+    by an explicit date, or another question)."""
     if draft.refused or not _WHEN.search(question):
         return None
     first = _SEGMENT.match(draft.text)
@@ -245,8 +245,7 @@ def resolve_when(question: str, draft: Draft, passages: list[Passage]) -> Draft 
     def distance(item: tuple[str, date, int]) -> int:
         return min((abs(item[2] - at) for at in places), default=item[2])
 
-    expression, resolved, _ = min(found, key=distance)
-    lead = (f"{resolved:%A}, {spoken_date(resolved.isoformat())} ({expression.strip()}, in the "
-            f"report of {spoken_date(passage.date)})")
+    _, resolved, _ = min(found, key=distance)
+    lead = f"{resolved:%A}, {spoken_date(resolved.isoformat())}"  # the quote says the day word
     rest = draft.text.split(" — ", 1)[1] if " — " in first.group(1) else draft.text
     return Draft(f"{lead} — {rest}")
