@@ -44,6 +44,7 @@ test-fast: install-test
 eval-gate: install
 	$(VENV)/bin/rag eval --gate
 	$(VENV)/bin/rag eval --dataset dated --gate
+	$(VENV)/bin/rag eval --dataset eval/datasets/stories.jsonl --corpus eval/datasets/stories --gate
 
 bench: install-test
 	$(PY) -m eval.bench

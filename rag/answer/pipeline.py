@@ -16,7 +16,7 @@ from rag.answer.citations import check_citations
 from rag.answer.conflicts import conflict_note, find_conflicts
 from rag.answer.generators import Draft, Generator, make_generator
 from rag.answer.outcome import Outcome, draft_outcome, retrieval_outcome
-from rag.answer.timeline import label_dates, latest_draft, resolve_when
+from rag.answer.timeline import label_dates, latest_draft, on_topic, resolve_when
 from rag.config import Settings
 from rag.errors import NewsdeskError
 from rag.records import Citation, Filters, Passage
@@ -152,11 +152,17 @@ class Newsdesk:
                                             newest=self._newest_date())
         k = self.settings.top_k if top_k is None else top_k
         if interpretation is not None and interpretation.order == CHRONOLOGICAL and k > 0:
-            k = max(k, 2 * self.settings.timeline_events)  # room to spread over the whole story
+            k = max(k, self.settings.timeline_events)
+            wide = 2 * k   # a timeline reads a wider pool, then keeps its story's passages
         query = Query(question=standalone, filters=filters, top_k=k, as_of=as_of,
                       extra={"time": interpretation})
-        retrieval = self.retriever.retrieve(topic_question(standalone, interpretation), k,
-                                            filters, query)
+        topic = topic_question(standalone, interpretation)
+        timeline = interpretation is not None and interpretation.order == CHRONOLOGICAL and k > 0
+        retrieval = self.retriever.retrieve(topic, wide if timeline else k, filters, query)
+        if timeline:  # the events' story only, so the wide pool spreads over its whole span
+            retrieval.passages = on_topic(topic, retrieval.passages, k)
+            for n, passage in enumerate(retrieval.passages, start=1):
+                passage.n = n
         timings["retrieve"] = _ms(started)
         relevance = max((p.dense_similarity for p in retrieval.passages), default=0.0)
         return question, standalone, retrieval, relevance, interpretation

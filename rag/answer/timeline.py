@@ -90,6 +90,31 @@ def _spread(days: list[tuple[float, str, object]], slots: int) -> list:
     return [days[i] for i in sorted(chosen)]
 
 
+def on_topic(question: str, passages: list[Passage], keep: int) -> list[Passage]:
+    """The passages a timeline can use, in their order: those whose best sentence covers
+    at least MIN_TOPIC_SHARE of what the best passage's covers (other stories out), at
+    most `keep` of them (the best-covering, one per day first, so they span the story);
+    the first `keep` when none covers any topic word."""
+    topic = _topic_terms(question)
+
+    def cover(passage: Passage) -> float:
+        return max((len(topic & content_terms(s.text)) for s in split_sentences(passage.text)),
+                   default=0) / max(1, len(topic))
+
+    covers = [cover(p) for p in passages]
+    top = max(covers, default=0.0)
+    if top == 0:
+        return passages[:keep]
+    ranked = sorted((i for i, c in enumerate(covers) if c >= MIN_TOPIC_SHARE * top),
+                    key=lambda i: -covers[i])
+    days: set[str | None] = set()
+    first_of_day = [i for i in ranked if not (passages[i].date in days or days.add(passages[i].date))]
+    spread = [i for _, _, i in _spread([(covers[i], passages[i].date or "9999", i)
+                                        for i in first_of_day], keep)]
+    chosen = (spread + [i for i in ranked if i not in spread])[:keep]
+    return [passages[i] for i in sorted(chosen)]
+
+
 def extractive_timeline(question: str, passages: list[Passage], max_events: int) -> Draft:
     """A chronology: one event per story day (its best sentence for the question's topic,
     copies and same-day reports of one story counted once), spread over the whole span,
