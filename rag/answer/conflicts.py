@@ -36,6 +36,9 @@ _CORRECTION = re.compile(r"\b(?:correction|corrected|misstated|misreported|an ea
                          re.IGNORECASE)
 _NOT = re.compile(rf"\b({_NUMBER})\b([^.;]*?),?\s+not\s+({_NUMBER})\b")
 _OTHER_TIME = re.compile(r"\b(?:from|since|ago|last year|in \d{4}|years?|record)\b", re.IGNORECASE)
+_LABEL = re.compile(r"\b(?:season|episode|chapter|page|number|no|vol|volume|version|part|round|"
+                    r"game|stage|act|route|flight|level|grade|article|section|rule|model|"
+                    r"series|edition|term|phase|week|day|year)\.?\s*$", re.IGNORECASE)
 _MOVED_TO = re.compile(r"\b(?:rose|fell|climbed|dropped|jumped|slipped|gained|lost|up|down|"
                        r"increased|decreased|edged)\b[^.;]{0,24}\bto\s*$", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:in|of) ((?:19|20)\d\d)\b")   # "built in 1978": a figure of another year
@@ -99,6 +102,8 @@ def figures(passage: Passage) -> list[Figure]:
         for match in _FIGURE.finditer(text):
             number, share, after = match.group(1), match.group(2), match.group(3)
             before = text[max(0, match.start() - 16):match.start()]
+            if _LABEL.search(before):
+                continue  # "season 11, episode 24": a name, not a quantity
             if _MOVED_TO.search(before):
                 continue  # "shares rose 11% to 449 pence": a market move's level
             year = (passage.date or "")[:4]
