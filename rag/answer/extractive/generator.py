@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from rag.answer.extractive.answer_types import (NAME, Candidate as AnswerCandidate, answer_type,
                                                 asked_noun, candidates, fits, is_new, named_words,
                                                 strength, words_of)
-from rag.answer.extractive.short_answers import phrase_after, rank, term_positions, with_noun
+from rag.answer.extractive.short_answers import rank, short_answer_for, term_positions
 from rag.answer.generators.base import Draft, Generator
 from rag.answer.generators.registry import register
 from rag.answer.outcome import Outcome
@@ -140,10 +140,9 @@ class ExtractiveGenerator(Generator):
         best = supported[0]
         best_own = weight(best.terms)
         chosen = [best]
-        short = self._answer(best, wanted) if wanted_type else phrase_after(
-            best.span, wanted, why=bool(re.match(r"\W*why\b", question, re.IGNORECASE)))
-        if short is not None and noun and best.span.start <= short.start:
-            short = with_noun(best.span, short, noun)
+        short = short_answer_for(question, best.span,   # typed and of the asked unit, or None
+                                 antecedent=best.antecedent[0] if best.antecedent else None,
+                                 passages=passages, own_n=best.passage.n)
         if short is not None and short.start < best.span.start and best.antecedent:
             chosen.append(_Sentence(best.passage, best.antecedent[1], set(), set()))
         else:
