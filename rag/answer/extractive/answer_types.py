@@ -419,10 +419,10 @@ for _unit, _nouns in {
                     "startup maker manufacturer group league studio publisher developer "
                     "union charity channel outlet insurer lender exchange court",
     "work": "movie movies film films book books song songs album albums show shows series "
-            "game games app apps product products console phone headset model character role "
+            "game games app apps console phone headset model character role "
             "program programme platform website site vaccine drug medicine variant storm "
             "hurricane rocket spacecraft satellite ship plane title award prize bill law "
-            "novel play musical painting",
+            "novel play musical painting currency planet strip comic",
     "name": "name names called",
 }.items():
     for _noun in _nouns.split():
@@ -593,44 +593,45 @@ def asked_unit(question: str) -> str | None:
         return "date"
     if re.search(r"\bwhat (?:is|was|are|were) (?:the |its |his |her |their )?\w+(?: \w+)? called\b", q):
         return "name"
+    if words and words[0] in _YES_NO_START:
+        return None                        # "Did the talks ...?", "Is the bridge ...?"
     for i, word in enumerate(words):
         if word in ("which", "what"):
             after = words[i + 1:]
             if after and after[0] in _VERB_AFTER_WH:
-                return None
-            head = _head_noun(after)
-            if head is None:
-                return None
-            for key in (head[-2:], head[-1:]):
-                joined = "-".join(key)
-                if joined in _NOUN_UNITS:
-                    return _NOUN_UNITS[joined]
-            unit = _NOUN_UNITS.get(head[-1]) or (
-                _NOUN_UNITS.get(head[-1][:-1]) if head[-1].endswith("s") else None)
-            return unit
+                return None                # "what did X demand": any phrase
+            unit = _noun_unit(_head_noun(after) or [])
+            if unit is not None:
+                return unit
+            continue                       # "..., which aired ...": a relative clause
         if word in ("who", "whom", "whose"):
             return "who"
         if word == "when":
             return "date"
         if word == "where":
             return "place"
-        if word in ("how", "why", "did", "does", "do", "is", "was", "are", "were", "has", "have",
-                    "can", "could", "will", "would", "should"):
+        if word in ("how", "why"):
             return None
+    if any(w in ("which", "what") for w in words):
+        return None
     # no question word: a noun phrase ending in a noun with a unit ("Super Bowl 2021 location")
     return _NOUN_UNITS.get(words[-1]) if words and not q.rstrip().endswith("?") else None
 
 
+_YES_NO_START = frozenset("did does do is was are were has have had can could will would should "
+                          "may might must".split())
 _HEAD_SKIP = _AUXILIARIES | {"following", "these", "those", "one", "ones", "other", "new",
                              "latest", "current", "former", "main", "top", "biggest", "largest",
                              "most", "first", "last", "famous", "popular", "major"}
-_HEAD_STOPS = _VERB_AFTER_WH | _NOUN_RUN_STOPS | {"of", "is", "was", "are", "were", "will", "has",
+_UNIT_KIND_DATE = frozenset({"date", "year", "month", "decade"})   # "dates back": a verb
+_HEAD_STOPS = _VERB_AFTER_WH | _NOUN_RUN_STOPS | {"its", "his", "her", "their", "our", "my",
+                                                  "your", "the", "a", "an", "of", "is", "was", "are", "were", "will", "has",
                                                   "have", "had", "this", "that", "now", "recently"}
 
 
 def _head_noun(words: list[str]) -> list[str] | None:
-    """The words of the noun a which/what question asks about, e.g. ["pay", "rise"] for
-    "what pay rise did ..."; None when no noun follows."""
+    """The words of the noun phrase a which/what question asks about, e.g. ["pay", "rise"]
+    for "what pay rise did ..."; None when no noun follows."""
     rest = list(words)
     while rest and rest[0] in _HEAD_SKIP:
         rest = rest[1:]
@@ -639,9 +640,23 @@ def _head_noun(words: list[str]) -> list[str] | None:
         if w in _HEAD_STOPS or (w.endswith("ed") and len(w) > 4 and head):
             break
         head.append(w)
-        if len(head) == 4:
+        if len(head) == 6:
             break
     return head or None
+
+
+def _noun_unit(head: list[str]) -> str | None:
+    """The unit key of a noun phrase: its last word with a unit in the table, two-word
+    keys first ("pay rise"), plurals too ("programs")."""
+    for i in range(len(head) - 1, -1, -1):
+        if i and f"{head[i - 1]}-{head[i]}" in _NOUN_UNITS:
+            return _NOUN_UNITS[f"{head[i - 1]}-{head[i]}"]
+        word = head[i]
+        plural = word.endswith("s") and _NOUN_UNITS.get(word[:-1]) not in _UNIT_KIND_DATE
+        for form in (word, word[:-1] if plural else None, word[:-2] if word.endswith("es") else None):
+            if form and form in _NOUN_UNITS:
+                return _NOUN_UNITS[form]
+    return None
 
 
 def _asking_part(question: str) -> str:
