@@ -435,6 +435,9 @@ _UNIT_KIND = {MONEY_UNIT: MONEY, RISE_UNIT: NUMBER, PERCENT_UNIT: NUMBER, "age":
 _RISE_VERBS = re.compile(r"\b(?:ris\w*|rose|increas\w*|rais\w*|grow\w*|grew|jump\w*|climb\w*|"
                          r"fall\w*|fell|drop\w*|declin\w*|cut|cuts|hik\w*|gain\w*|soar\w*|"
                          r"plung\w*|slump\w*)\b")
+_RISE_WORDS = re.compile(r"\b(?:ris\w*|rose|rais\w*|increas\w*|hik\w*|grow\w*|grew|jump\w*|"
+                         r"climb\w*|up|more|higher|extra|gain\w*|soar\w*|boost\w*|cut\w*|fell|"
+                         r"fall\w*|drop\w*|declin\w*|lower|less|down|by)\b", re.IGNORECASE)
 _MEASURE_NOUNS = frozenset("rain rainfall snow snowfall water weight time".split())
 _COUNT_STOPS = frozenset("""did does do is was are were has have had will would could can should
 may might must of in on at for to from by with about after before during since as than that
@@ -683,7 +686,11 @@ def unit_fits(candidate: "Candidate", unit: str | None) -> bool:
         return kind == MONEY
     if unit in (RISE_UNIT, PERCENT_UNIT):
         percent = kind == NUMBER and bool(_PERCENT.search(text + " " + candidate.after[:20]))
-        return percent or (unit == RISE_UNIT and kind == MONEY)
+        if unit == PERCENT_UNIT:
+            return percent
+        # a rise is an amount said to rise: "a 6.5% raise", "rose 60%", not "hit $4.96"
+        said_to_rise = _RISE_WORDS.search(candidate.before[-25:]) or _RISE_WORDS.search(candidate.after[:25])
+        return (percent or kind == MONEY) and bool(said_to_rise)
     if unit in ("date", "day"):
         return kind == DATE
     if unit == "year":
