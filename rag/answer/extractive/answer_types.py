@@ -12,6 +12,11 @@ billion), dates (July 21, 2017 — checked with python-dateutil —, on Friday, 
 (capitalised word runs, initials and particles allowed; a name after in/at/from is also
 a place). Spans are offsets into the sentence text, so the answer can quote them.
 No model: rules over the text, measured on the seed and RGB eval sets.
+
+Units (issue 24): `asked_unit(question)` says what the answer must be a count or an
+amount *of* (money, a percentage, a rise, a year, a country, "soldiers" ...) and
+`fits(candidate, wanted, noun=asked_unit(question))` checks a candidate's unit too, with a
+small noun table, pytz's country and city names, US states and one generic rule for counts.
 """
 
 from __future__ import annotations
