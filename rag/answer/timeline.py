@@ -172,15 +172,22 @@ def label_dates(draft: Draft, passages: list[Passage]) -> Draft:
     "As of DATE:" so the reader sees which date each fact is from."""
     if draft.refused:
         return draft
+    # a verified short answer stays first, with its span: "6.5% — As of May 20, 2024: ..."
+    lead = ""
+    if draft.short_answer is not None and draft.text.startswith(f"{draft.short_answer.text} — "):
+        lead = f"{draft.short_answer.text} — "
+    text = draft.text[len(lead):]
     by_n = {p.n: p for p in passages}
     segments = [(m.group(1), [int(n) for n in MARKER.findall(m.group(1))])
-                for m in _SEGMENT.finditer(draft.text)]
+                for m in _SEGMENT.finditer(text)]
     dates = [max((by_n[n].date or "" for n in numbers if n in by_n), default="")
              for _, numbers in segments]
     if len(segments) < 2 or len(set(dates)) < 2 or "" in dates \
-            or "".join(s for s, _ in segments).replace(" ", "") != draft.text.replace(" ", ""):
+            or "".join(s for s, _ in segments).replace(" ", "") != text.replace(" ", ""):
         return draft
-    return Draft(" ".join(f"As of {spoken_date(d)}: {text}" for (text, _), d in zip(segments, dates)))
+    return Draft(lead + " ".join(f"As of {spoken_date(d)}: {segment}"
+                                 for (segment, _), d in zip(segments, dates)),
+                 short_answer=draft.short_answer if lead else None, short_n=draft.short_n)
 
 
 # -- relative day words ("on Sunday", "the night before", "last Tuesday") ------------------
