@@ -50,8 +50,8 @@ _NAME_NOUNS = {"company", "companies", "team", "teams", "player", "players", "ac
                "leader", "minister", "official", "officials", "winner", "name", "show", "series",
                "network", "newspaper", "artist", "singer", "author", "writer", "coach",
                "chairman", "founder", "owner", "firm", "group", "candidate", "champion",
-               "driver", "manager", "official", "spokesman", "spokeswoman", "diplomat",
-               "reporter", "source", "official", "app", "product", "console", "phone",
+               "driver", "manager", "spokesman", "spokeswoman", "diplomat",
+               "reporter", "source", "app", "product", "console", "phone",
                "assistant", "headset", "model", "character", "role", "studio", "publisher",
                "developer", "airline", "bank", "school", "prize", "award", "title", "nationality"}
 _AUXILIARIES = {"is", "was", "are", "were", "be", "been", "the", "a", "an", "its", "their", "his",
@@ -162,9 +162,8 @@ _NOT_NAMES = {
     "until", "though", "although", "because", "despite", "under", "over", "among", "between",
     "no", "not", "yes", "let", "let’s", "let's", "we’ll", "i’m", "it’s", "don’t", "can’t",
     "mr", "mrs", "ms", "dr", "president", "reporting", "editing", "written", "additional",
-    "our", "said", "says", "new", "last", "next", "first", "best", "top", "former", "season",
-    "episode", "part", "chapter", "vol", "no.", "q1", "q2", "q3", "q4", "ceo", "read",
-    "director", "coach", "chairman", "chairwoman", "minister", "secretary", "senator",
+    "said", "says", "new", "last", "next", "first", "best", "top", "former", "season",
+    "episode", "part", "chapter", "vol", "no.", "q1", "q2", "q3", "q4", "ceo", "director", "coach", "chairman", "chairwoman", "minister", "secretary", "senator",
     "governor", "star", "actor", "actress", "winner", "champion", "founder", "chief", "head",
     "update", "poll", "view", "watch", "home", "video", "photo", "list", "live", "state",
     "mp", "u.s", "us", "ex", "vice", "deputy", "commissioner", "general", "prime"}
