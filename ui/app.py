@@ -185,6 +185,12 @@ def check_as_of(value: Any) -> str | None:
     if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
         raise UserFacingError("Check the “as of” date",
                               f"“As of” must look like YYYY-MM-DD, e.g. 2022-01-21 (got {value!r}).")
+    from rag.search.time import check_as_of as check_range
+
+    try:
+        check_range(value.strip())
+    except ValueError as err:
+        raise UserFacingError("Check the “as of” date", f"{str(err)[:160]}.") from None
     return value.strip()
 
 
