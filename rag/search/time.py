@@ -86,7 +86,8 @@ class TimeInterpretation:
         return data
 
 
-AS_OF_RANGE = (date(1000, 1, 1), date(8999, 12, 31))  # room for "N years ago" either side
+# room for "N years ago" either side; ui.app.check_as_of holds the same range
+AS_OF_RANGE = (date(1000, 1, 1), date(8999, 12, 31))
 
 
 def _anchor(as_of: str | date | None, today: date | None = None) -> date:
@@ -106,12 +107,6 @@ def _anchor(as_of: str | date | None, today: date | None = None) -> date:
         raise ValueError(f"as_of {day.isoformat()} is out of range: give a date from "
                          f"{first.isoformat()} to {last.isoformat()}")
     return day
-
-
-def check_as_of(as_of: str | None) -> None:
-    """ValueError naming the problem when `as_of` is not a date in AS_OF_RANGE."""
-    if as_of:
-        _anchor(as_of)
 
 
 def _parse_day(text: str, anchor: date) -> date | None:
