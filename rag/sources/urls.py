@@ -91,10 +91,10 @@ class _Reader:
         self.max_items, self.progress, self.on_batch = max_items, progress, on_batch
         self.read = WebRead()
 
-    def flush(self, at_least: int = BATCH_ARTICLES) -> None:
+    def flush(self) -> None:
         """Hand the articles not yet handed over to on_batch, once there are enough."""
         read = self.read
-        if self.on_batch and len(read.articles) - read.written >= max(at_least, 1):
+        if self.on_batch and len(read.articles) - read.written >= max(BATCH_ARTICLES, 1):
             self.on_batch(read.articles[read.written:])
             read.written = len(read.articles)
 
