@@ -209,7 +209,7 @@ def test_rag_sync_with_a_state_of_the_wrong_shape_prints_one_note_no_traceback(s
     settings = make_settings(tmp_path, fetch_allow_private=True, fetch_delay_seconds=0)
     feed = publish_feed(site, [BRIDGE])
     state_path(settings).parent.mkdir(parents=True)
-    state_path(settings).write_text('{"version": 1, "urls": []}')
+    state_path(settings).write_text(json.dumps({"version": 1, "urls": {feed: "feed"}}))
     env = isolated_env(settings, NEWSDESK_FEEDS=feed, NEWSDESK_FETCH_ALLOW_PRIVATE="true",
                        NEWSDESK_FETCH_DELAY_SECONDS="0")
     run = subprocess.run([str(VENV_BIN / "rag"), "sync", "--prune"], capture_output=True,
