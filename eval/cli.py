@@ -12,7 +12,7 @@ from eval.gate import THRESHOLDS_PATH
 from eval.harness import DEFAULT_WORK_DIR
 from eval.report import REPORTS_DIR
 
-GENERATORS = ["extractive", "openai", "openai-compatible"]
+from rag.cli import GeneratorChoice  # the names in the generator registry
 
 
 def _err(message: str) -> None:
@@ -30,7 +30,7 @@ def _err(message: str) -> None:
 @click.option("--gate", is_flag=True,
               help="Exit 1 when a metric misses its bar in the thresholds file, naming each "
                    "metric and by how much.")
-@click.option("--generator", "generators", multiple=True, type=click.Choice(GENERATORS),
+@click.option("--generator", "generators", multiple=True, type=GeneratorChoice(),
               help="Generator to evaluate (default: the configured one). Repeat to compare "
                    "generators on the same questions.")
 @click.option("--top-k", type=click.IntRange(0, 50), help="Passages given to the generator.")

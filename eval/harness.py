@@ -39,11 +39,11 @@ from tqdm import tqdm
 from eval import metrics as M
 from eval.datasets import DATED_CORPUS, DATED_PATH, SEED_PATH, DatasetError, EvalRecord, check_evidence, load_jsonl, metadata_header
 from rag.config import Settings
+from rag.text import MARKER as _MARKER, MARKER_DIGITS
 
 DEFAULT_WORK_DIR = Path(".newsdesk/eval")
 STAGES = ("condense", "retrieve", "generate", "check", "total")
-_MARKER = re.compile(r"\[(\d{1,3})\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d{1,3}\][\s.,;:!?]*)+")
+_LEADING_MARKERS = re.compile(rf"^(?:\s*\[{MARKER_DIGITS}\][\s.,;:!?]*)+")
 
 
 @dataclass

@@ -23,9 +23,10 @@ import unicodedata
 from collections import Counter
 from typing import Callable, Iterable, Sequence
 
+from rag.text import SPACED_MARKER
+
 _TYPOGRAPHY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'",
                              "–": "-", "—": "-", "\u00a0": " "})
-_MARKER = re.compile(r"\s*\[\d{1,3}\]")
 _PUNCTUATION = set(string.punctuation)
 
 
@@ -46,7 +47,7 @@ def fold_typography(text: str) -> str:
 
 def strip_markers(text: str) -> str:
     """An answer without its `[n]` citation markers."""
-    return _MARKER.sub("", text).strip()
+    return SPACED_MARKER.sub("", text).strip()
 
 
 def _squad_tokens(text: str) -> list[str]:

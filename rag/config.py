@@ -79,8 +79,11 @@ class Settings(BaseModel):
         None, description="Base URL of an OpenAI-compatible embeddings server.")
     embedding_batch_size: int = Field(32, ge=1, le=2048, description="Texts per embedding call.")
 
-    generator: Literal["extractive", "openai", "openai-compatible"] = Field(
-        "extractive", description="Who writes the answer: no model, OpenAI, or a local server.")
+    # checked against the generator registry (rag.answer.generators) when the pipeline
+    # starts: rag.config sits below rag.answer and cannot import it
+    generator: str = Field(
+        "extractive", description="Who writes the answer: extractive (no model), openai, "
+                                  "openai-compatible (a local server), or a registered plug-in.")
     model: str = Field("gpt-4o-mini", description="Chat model name for openai/openai-compatible.")
     base_url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1.")

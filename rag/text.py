@@ -19,6 +19,11 @@ _stemmer = Stemmer.Stemmer("english")
 # next character must be whitespace followed by something that starts a sentence.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n+")
 _ABBREVIATIONS = re.compile(r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Lt|Col|St|No|vs|U\.S|U\.K|U\.N)\.$")
+# The one definition of a citation marker "[n]" (any number of digits: a checked answer
+# holds only markers of passages it was given, so every "[digits]" in it is one).
+MARKER_DIGITS = r"\d+"
+MARKER = re.compile(rf"\[({MARKER_DIGITS})\]")
+SPACED_MARKER = re.compile(rf"\s*\[{MARKER_DIGITS}\]")   # a marker with the space before it
 _MARKER_GROUP = re.compile(r"\[\s*(?:passages?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:passages?\s*)?\d{1,3})*)\s*\]",
                            re.IGNORECASE)
 _ANY_MARKER = re.compile(r"\s*\[\s*(?:passages?\s*)?\d+(?:\s*[,;]\s*(?:passages?\s*)?\d+)*\s*\]",
@@ -86,6 +91,11 @@ def normalise_markers(text: str) -> str:
     text = _MARKER_GROUP.sub(expand, text)
     # "claim. [1] Next" -> "claim [1]. Next", so markers stay with their sentence
     return re.sub(r"([.!?…]+[\"'”’)]*)((?:\s*\[\d+\])+)", lambda m: m.group(2).rstrip() + m.group(1), text)
+
+
+def marker_numbers(text: str) -> list[int]:
+    """The numbers of the `[n]` markers in text, in order."""
+    return [int(n) for n in MARKER.findall(text)]
 
 
 def strip_markers(text: str) -> str:

@@ -1,7 +1,7 @@
 """The offline answerer reads what a question asks for: it picks the sentence holding a new
 candidate of that type, leads with a verbatim short answer, and refuses without evidence."""
 
-from rag.answer.generators import ExtractiveGenerator
+from rag.answer.extractive import ExtractiveGenerator
 from rag.config import Settings
 from rag.records import Passage
 from rag.sources.files import load_file

@@ -1,4 +1,5 @@
-"""`rag serve`: the chat page as a command (loaded by `rag` only when it is called)."""
+"""`rag serve` (the page, the /v1 API and /mcp on one port) and `rag mcp` (MCP over
+stdio), loaded by `rag` only when called."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from rag.cli import echo_report, settings_from
 @click.option("--no-ingest", is_flag=True, help="Do not ingest corpus_dir before serving.")
 @click.pass_context
 def serve_command(ctx: click.Context, host: str | None, port: int | None, no_ingest: bool) -> None:
-    """Serve the chat page (ingests corpus_dir first, so new articles are in; with
-    sync_interval_minutes set, re-reads the feeds of the `feeds` setting that often)."""
+    """Serve the chat page, the OpenAI-compatible API (/v1) and MCP (/mcp) on one port
+    (ingests corpus_dir first, so new articles are in; with sync_interval_minutes set,
+    re-reads the feeds of the `feeds` setting that often)."""
     settings = settings_from(ctx, ui_host=host, ui_port=port).settings
     if not no_ingest:
         from rag.ingest import ingest
@@ -28,6 +30,18 @@ def serve_command(ctx: click.Context, host: str | None, port: int | None, no_ing
     follow_feeds(settings, on_report=echo_report,
                  on_error=lambda message: click.echo(f"error: {message}", err=True))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from ui.app import launch
+    from ui.server import serve
 
-    launch(settings)
+    serve(settings)
+
+
+@click.command("mcp")
+@click.pass_context
+def mcp_command(ctx: click.Context) -> None:
+    """Serve Newsdesk's MCP tools (ask, search, sources) over stdin/stdout, for desktop
+    agents such as Claude Desktop. Reads the store as it is: run `rag ingest` first."""
+    settings = settings_from(ctx).settings
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from ui.mcp import serve_stdio
+
+    serve_stdio(settings)
