@@ -154,6 +154,15 @@ def _bound_broken(err: BaseException | None) -> BaseException | None:
     return None
 
 
+def _chunk_text(chunk) -> str:
+    """The text of a streamed message chunk (plain, or a list of content parts)."""
+    content = chunk.content
+    if isinstance(content, str):
+        return content
+    return "".join(part if isinstance(part, str) else str(part.get("text", ""))
+                   for part in content if isinstance(part, (str, dict)))
+
+
 def cut_reply(text: str, settings: Settings) -> str:
     """The reply, cut at reply_max_chars with a note saying so when longer."""
     limit = reply_max_chars(settings)
@@ -213,10 +222,12 @@ class ChatGenerator(Generator):
         pieces: list[str] = []
         held, length, limit = 0, 0, reply_max_chars(self.settings)
         with self._errors():
-            replies = self.answer_chain.stream(self._inputs(question, passages))
+            # the model's own stream (not the chain's), so stopping early closes it cleanly
+            prompt, model = self.answer_chain.first, self.answer_chain.middle[0]
+            replies = model.stream(prompt.invoke(self._inputs(question, passages)))
             try:
-                for piece in replies:
-                    piece = safe_text(piece)
+                for chunk in replies:
+                    piece = safe_text(_chunk_text(chunk))
                     if length + len(piece) > limit:  # cut here, and stop reading
                         pieces.append(piece[:limit - length].rstrip() + " "
                                       + CUT_NOTE.format(chars=limit))
