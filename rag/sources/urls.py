@@ -90,6 +90,7 @@ class _Reader:
         self.state, self.indexed, self.fetcher, self.prune = state, indexed, fetcher, prune
         self.max_items, self.progress, self.on_batch = max_items, progress, on_batch
         self.read = WebRead()
+        self._owners: dict[str, list[tuple[str, str | None]]] | None = None  # doc id -> pages
 
     def flush(self) -> None:
         """Hand the articles not yet handed over to on_batch, once there are enough."""
@@ -234,6 +235,16 @@ class _Reader:
                        **validators)
         return {article.doc_id}
 
+    def _owner(self, doc_id: str, url: str) -> tuple[str, str | None] | None:
+        """The page (other than url) whose article the state says doc_id is, if any (an
+        entry a rebuilt state made, without a text hash, names no owner)."""
+        if self._owners is None:
+            self._owners = {}
+            for page, entry in self.state.entries.items():
+                if entry.get("kind") == "page" and entry.get("doc_id") and entry.get("text_hash"):
+                    self._owners.setdefault(entry["doc_id"], []).append((page, entry.get("text_hash")))
+        return next((owner for owner in self._owners.get(doc_id, []) if owner[0] != url), None)
+
     def _address(self, url: str, fetched_url: str, article: Article) -> Article:
         """The article under its canonical URL, unless another page with a different text
         holds that URL (read now, or before and still indexed): then under its own."""
@@ -242,10 +253,8 @@ class _Reader:
             return article
         text_hash = _hash(article.text.encode("utf-8"))
         claimant = self.read.kept.get(article.doc_id)
-        if claimant is None:
-            claimant = next(((other, e.get("text_hash")) for other, e in self.state.entries.items()
-                             if other != url and e.get("kind") == "page"
-                             and e.get("doc_id") == article.doc_id and article.doc_id in self.indexed), None)
+        if claimant is None and article.doc_id in self.indexed:
+            claimant = self._owner(article.doc_id, url)
         if claimant is None or claimant[0] == url:
             return article
         if claimant[1] == text_hash:

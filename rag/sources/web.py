@@ -171,11 +171,16 @@ def _transport(deadline: _Deadline) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport(trust_env=False)
     pool = transport._pool
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=pool._ssl_context, max_connections=pool._max_connections,
-        max_keepalive_connections=pool._max_keepalive_connections,
-        keepalive_expiry=pool._keepalive_expiry, network_backend=_DeadlineBackend(deadline))
+        ssl_context=getattr(pool, "_ssl_context", None),
+        max_connections=getattr(pool, "_max_connections", 10),
+        keepalive_expiry=getattr(pool, "_keepalive_expiry", 5.0),
+        network_backend=_DeadlineBackend(deadline))
     pool.close()
     return transport
+
+
+_REFUSED_CODINGS = ("br", "zstd", "compress", "x-compress", "bzip2", "x-bzip2", "lzma", "xz",
+                    "exi", "pack200-gzip", "aes128gcm")
 
 
 class _Decoder:
@@ -184,14 +189,16 @@ class _Decoder:
 
     def __init__(self, encoding: str, limit: int) -> None:
         codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
+        for coding in codings:
+            if coding in _REFUSED_CODINGS:
+                raise FetchError(f"the body's encoding {coding!r} is not accepted "
+                                 "(only gzip and deflate)")
+        # other tokens ("none", "utf-8" ...) are misconfigurations: read as identity
+        codings = [c for c in codings if c in ("gzip", "x-gzip", "deflate")]
         if len(codings) > 1:
             raise FetchError(f"the body is encoded more than once (Content-Encoding: "
                              f"{', '.join(codings)[:60]}); refused")
         coding = codings[0] if codings else "identity"
-        if coding not in ("identity", "gzip", "x-gzip", "deflate"):
-            raise FetchError(f"the body's encoding {coding[:30]!r} is not accepted "
-                             "(only gzip and deflate)")
         self.coding, self.limit = coding, limit
         self._zlib = self._new(coding) if coding != "identity" else None
         self._first = True
