@@ -183,6 +183,7 @@ def test_pages_declaring_the_home_page_canonical_stay_distinct_and_merges_are_li
 
 # -- item 6: a damaged sources state ------------------------------------------------------
 @pytest.mark.parametrize("damage", [
+    "DELETED",                                                  # removed by hand
     '{"version": 1, "urls": {"http://x/": [1, 2]}}',           # an entry of the wrong shape
     '{"version": 1, "urls": {"http://x/": {"items": [{"link": 5}]}}}',
     '["version", 1]',
@@ -193,12 +194,16 @@ def test_a_damaged_state_is_set_aside_with_one_line_and_prunes_still_follow_the_
     ingest([feed], web_settings, progress=False)
     path = state_path(web_settings)
     good = path.read_text()
-    path.write_text(good[: len(good) // 2] if damage == "TRUNCATED" else damage)
+    if damage == "DELETED":
+        path.unlink()
+    else:
+        path.write_text(good[: len(good) // 2] if damage == "TRUNCATED" else damage)
     publish_feed(site, [LIBRARY, TRAM])                        # the bridge left the feed
     report = ingest([feed], web_settings, prune=True, progress=False)
     notes = [note for where, note in report.notes if where == str(path)]
-    assert len(notes) == 1 and "damaged" in notes[0] and "\n" not in notes[0], report.notes
-    assert list(path.parent.glob(f"{path.name}.damaged-*")), "the damaged file was not kept"
+    assert len(notes) == 1 and "rebuilt from the index" in notes[0] and "\n" not in notes[0]
+    if damage != "DELETED":
+        assert "damaged" in notes[0] and list(path.parent.glob(f"{path.name}.damaged-*"))
     assert stored_docs(web_settings) == {site.url(f"/news/2026/{s.slug}") for s in (LIBRARY, TRAM)}
     assert SourceState.load(path).damaged is None          # the rebuilt state is sound
     ingest([feed], web_settings, prune=True, progress=False)

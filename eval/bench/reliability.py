@@ -37,7 +37,7 @@ GROUPS = {
              "tests/test_reliability_ii_sources.py", "tests/test_reliability_iii_property.py"],
     "faults": ["tests/test_faults.py", "tests/test_reliability_ii_store.py",
                "tests/test_reliability_ii_cli.py", "tests/test_secrets.py",
-               "tests/test_reliability_iii_sources.py"],
+               "tests/test_reliability_iii_sources.py", "tests/test_reliability_iii_models.py"],
     "kills": ["tests/test_crash_safety.py", "tests/test_copies.py::"
               "test_an_ingest_of_copies_killed_mid_way_ends_like_a_clean_one"],
     "load": ["tests/test_load.py"],

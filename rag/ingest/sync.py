@@ -133,9 +133,12 @@ def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune
             if chosen.urls:
                 indexed = {doc_id for doc_id, _ in index.states().values()}
                 state = SourceState.load(state_path(settings))
-                if state.damaged:
-                    state.rebuild({doc_id for doc_id in indexed if is_web_id(doc_id)})
-                    report.notes.append((str(state.path), state.damaged))
+                web_ids = {doc_id for doc_id in indexed if is_web_id(doc_id)}
+                if state.damaged or (web_ids and not state.path.exists()):
+                    state.rebuild(web_ids)
+                    report.notes.append((str(state.path), state.damaged or (
+                        "the sources state was missing; it was rebuilt from the index: feeds "
+                        "and pages are fetched again in full")))
 
                 def write_batch(batch: list[Article]) -> None:
                     """Store a batch of articles read from the web, then the state that
