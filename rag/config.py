@@ -55,6 +55,9 @@ class Settings(BaseModel):
     fetch_delay_seconds: float = Field(
         1.0, ge=0.0, description="Pause between two requests to the same host (politeness).")
     fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per request.")
+    feed_max_items: int = Field(
+        200, ge=1, description="Items read from one feed (its first ones, in feed order); "
+                               "the rest are listed as skipped.")
     fetch_allow_private: bool = Field(
         False, description="Allow fetching loopback and private-network addresses "
                            "(off: a feed cannot make Newsdesk read the local network).")

@@ -186,6 +186,13 @@ def check_as_of(value: Any) -> str | None:
     if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
         raise UserFacingError("Check the “as of” date",
                               f"“As of” must look like YYYY-MM-DD, e.g. 2022-01-21 (got {value!r}).")
+    try:  # the range rag.search.time reads (AS_OF_RANGE)
+        day = dt.date.fromisoformat(value.strip())
+    except ValueError:
+        day = None
+    if day is None or not 1000 <= day.year <= 8999:
+        raise UserFacingError("Check the “as of” date", f"“As of” must be a real date from "
+                              f"1000-01-01 to 8999-12-31 (got {value.strip()!r}).")
     return value.strip()
 
 

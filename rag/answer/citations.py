@@ -3,7 +3,9 @@
 Whatever a generator writes, the result only keeps markers that name a passage it was
 given; each kept marker gets a citation whose quote is the passage sentence that best
 supports the answer sentence, with its offsets in the article. Sentences a model left
-uncited get a marker when one passage sentence clearly supports them.
+uncited get a marker when one passage sentence clearly supports them: most of the
+sentence's content words and at least two of them (one shared word, "PWNED" from an
+injected article, is no support). Malformed markers (`[-1]`, `[1.5]`, `[+2]`) are removed.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import re
 from dataclasses import dataclass, field
 
 from rag.records import Citation, Passage, Span
-from rag.text import MARKER as _MARKER, normalise_markers, split_sentences, support
+from rag.text import MARKER as _MARKER, content_terms, normalise_markers, split_sentences, support
 
 # any length: "[99999999999]" must not survive as text
 MIN_SUPPORT_TO_ADD = 0.5
+MIN_SHARED_TERMS_TO_ADD = 2
+# a number in brackets that is not a passage number: negative, signed or with a fraction
+_MALFORMED_MARKER = re.compile(r"\s*\[\s*(?:[-+\u2212]\s*\d+(?:\.\d+)?|\d*\.\d+|\d+\.)\s*\]")
 
 
 @dataclass
@@ -54,7 +59,7 @@ def check_citations(answer: str, passages: list[Passage]) -> tuple[str, list[Cit
     """Keep valid markers, drop invalid ones, add missing ones; build verified citations."""
     by_n = {p.n: p for p in passages}
     check = CitationCheck()
-    text = normalise_markers(answer)
+    text = normalise_markers(_MALFORMED_MARKER.sub("", answer))
     out_sentences: list[str] = []
     cited: dict[tuple[int, int], Span] = {}
     for sentence in split_sentences(text):
@@ -65,7 +70,8 @@ def check_citations(answer: str, passages: list[Passage]) -> tuple[str, list[Cit
         if not valid and claim and passages:
             best = max(((best_quote(claim, p), p.n) for p in passages), key=lambda t: t[0][1])
             (span, score), n = best
-            if score >= MIN_SUPPORT_TO_ADD:
+            shared = content_terms(claim) & content_terms(span.text)
+            if score >= MIN_SUPPORT_TO_ADD and len(shared) >= MIN_SHARED_TERMS_TO_ADD:
                 valid = [n]
                 check.added.append(n)
         for n in valid:

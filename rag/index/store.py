@@ -143,11 +143,16 @@ class Store:
 
 
 def _check_model(collection: Any, settings: Settings, model_name: str, dim: int | None) -> None:
+    """The collection's recorded embedding model must be the settings' one; an empty
+    collection (a first ingest that failed on the model) takes the settings' model."""
     meta = collection.metadata or {}
     stored, stored_dim = meta.get(MODEL_KEY), meta.get(DIM_KEY)
     if stored is None:
         return
     if stored != model_name or (dim is not None and stored_dim not in (None, dim)):
+        if collection.count() == 0:
+            collection.modify(metadata={**meta, MODEL_KEY: model_name, DIM_KEY: dim or 0})
+            return
         raise StoreError(
             f"collection {settings.collection!r} in {store_address(settings)} was built with "
             f"{stored} (dim {stored_dim}) but the settings use {model_name} (dim {dim}); "

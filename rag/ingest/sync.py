@@ -129,22 +129,53 @@ def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune
             index = _open_current(settings, embeddings, report)
             articles, seen_ids, scopes = corpus.articles, set(corpus.seen_ids), set(corpus.scopes)
             state = None
+            batches = IngestReport()
             if chosen.urls:
                 indexed = {doc_id for doc_id, _ in index.states().values()}
                 state = SourceState.load(state_path(settings))
-                report.web = read_urls(chosen.urls, settings, state, indexed, prune)
+                web_ids = {doc_id for doc_id in indexed if is_web_id(doc_id)}
+                if state.damaged or (web_ids and not state.path.exists()):
+                    state.rebuild(web_ids)
+                    report.notes.append((str(state.path), state.damaged or (
+                        "the sources state was missing; it was rebuilt from the index: feeds "
+                        "and pages are fetched again in full")))
+
+                def write_batch(batch: list[Article]) -> None:
+                    """Store a batch of articles read from the web, then the state that
+                    led to them: a kill later keeps them."""
+                    _add_counts(batches, _sync_batch(index, batch, settings))
+                    state.save()
+
+                report.web = read_urls(chosen.urls, settings, state, indexed, prune,
+                                       progress=progress, on_batch=write_batch)
                 report.skipped += report.web.skipped
+                report.notes += report.web.notes
                 taken = {a.doc_id for a in articles}
-                articles = articles + [a for a in report.web.articles if a.doc_id not in taken]
+                articles = articles + [a for a in report.web.articles[report.web.written:]
+                                       if a.doc_id not in taken]
                 seen_ids |= report.web.seen_ids
                 scopes |= report.web.left_ids  # a feed answers for the items that left it
             sync(index, articles, seen_ids, settings, report, prune, progress, scopes=scopes)
+            _add_counts(report, batches)
             if state is not None:
                 state.save()
         report.seconds = time.perf_counter() - started
         return report
     finally:
         lock.release()
+
+
+def _sync_batch(index: ChunkIndex, batch: list[Article], settings: Settings) -> IngestReport:
+    """Store a batch of articles (nothing pruned); what was done."""
+    done = IngestReport()
+    sync(index, batch, {a.doc_id for a in batch}, settings, done)
+    return done
+
+
+def _add_counts(report: IngestReport, more: IngestReport) -> None:
+    for name in ("articles", "chunks", "added", "updated", "deleted", "unchanged", "embedded",
+                 "shared"):
+        setattr(report, name, getattr(report, name) + getattr(more, name))
 
 
 def _open_current(settings: Settings, embeddings, report: IngestReport) -> ChunkIndex:

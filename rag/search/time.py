@@ -86,17 +86,27 @@ class TimeInterpretation:
         return data
 
 
+# room for "N years ago" either side; ui.app.check_as_of holds the same range
+AS_OF_RANGE = (date(1000, 1, 1), date(8999, 12, 31))
+
+
 def _anchor(as_of: str | date | None, today: date | None = None) -> date:
     if isinstance(as_of, date):
-        return as_of
-    if as_of:
+        day = as_of
+    elif as_of:
         try:
             date_int(as_of)
-            return date.fromisoformat(as_of)
+            day = date.fromisoformat(as_of)
         except (TypeError, ValueError):
             raise ValueError(f"as_of {as_of!r} is not a date: give it as YYYY-MM-DD, "
                              "e.g. 2024-06-03") from None
-    return today or date.today()
+    else:
+        return today or date.today()
+    first, last = AS_OF_RANGE
+    if not first <= day <= last:
+        raise ValueError(f"as_of {day.isoformat()} is out of range: give a date from "
+                         f"{first.isoformat()} to {last.isoformat()}")
+    return day
 
 
 def _parse_day(text: str, anchor: date) -> date | None:

@@ -50,6 +50,7 @@ class Feed:
     url: str
     title: str | None
     items: list[FeedItem] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # items not read, and why
 
 
 def kind_of(content_type: str, body: bytes) -> str:
@@ -97,14 +98,30 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> Feed:
                         f"{problem.getColumnNumber()} ({problem.getMessage()}); feed not read")
     if not parsed.get("version"):
         raise FeedError("not an RSS or Atom feed")
+    from rag.sources.web import has_credentials, without_credentials
+
     title = _text(parsed.feed.get("title"))
-    items, seen = [], set()
-    for entry in parsed.entries:
-        link = entry.get("link") or ""
-        if not re.match(r"https?://", link, re.IGNORECASE) or link in seen:
+    items, seen, skipped = [], set(), []
+    for number, entry in enumerate(parsed.entries, 1):
+        link = (entry.get("link") or "").strip()
+        label = f"{url} item {number}" + (f" ({_text(entry.get('title'))[:60]})"
+                                          if _text(entry.get("title")) else "")
+        if not link:
+            skipped.append((label, "the item has no link"))
+            continue
+        if not re.match(r"https?://", link, re.IGNORECASE):
+            scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]{0,20}):", link)
+            shown = f"a {scheme.group(1).lower()}: link" if scheme else "a relative link"
+            skipped.append((label, f"{shown}; only http(s) links are read"))
+            continue
+        if has_credentials(link):
+            skipped.append((f"{url} item {number} ({without_credentials(link)})",
+                            "the link holds a user name or password; not read"))
+            continue
+        if link in seen:
             continue
         seen.add(link)
         source = entry.get("source", {}).get("title") if isinstance(entry.get("source"), dict) else None
         items.append(FeedItem(link=link, title=_text(entry.get("title")), date=_item_date(entry),
                               author=_text(entry.get("author")), source=_text(source) or title))
-    return Feed(url, title, items)
+    return Feed(url, title, items, skipped)

@@ -28,11 +28,15 @@ class PageError(NewsdeskError):
 
 
 def normalise_url(url: str) -> str:
-    """The URL with a lower-case host, no default port, no tracking parameters, no fragment."""
+    """The URL with a lower-case host, no default port, no tracking parameters, no fragment,
+    no user name or password."""
     from courlan import normalize_url
 
+    from rag.sources.web import without_credentials
+
+    url = without_credentials(url)
     try:
-        return normalize_url(url).split("#", 1)[0]
+        return without_credentials(normalize_url(url).split("#", 1)[0])
     except ValueError:
         return url.split("#", 1)[0]
 

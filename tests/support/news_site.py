@@ -184,6 +184,8 @@ class Route:
     delay: float = 0.0                # seconds before answering
     validators: bool = True           # send ETag / Last-Modified and answer 304
     declare_length: bool = True       # send Content-Length (else the body ends at close)
+    headers: dict[str, str] = field(default_factory=dict)  # more headers (Content-Encoding ...)
+    drip_headers: float = 0.0         # seconds between header bytes (a server that trickles them)
 
 
 @dataclass
@@ -229,9 +231,25 @@ class NewsSite:
                     self.end_headers()
                     return 304
                 extra = {"ETag": etag, "Last-Modified": modified} if route.validators else {}
+                extra.update(route.headers)
+                if route.drip_headers:
+                    return self._drip(route)
                 self._send(route.status, route.body, route.content_type, extra,
                            route.declare_length)
                 return route.status
+
+            def _drip(self, route: Route) -> int:
+                """Headers one byte at a time, `drip_headers` seconds apart, for ever."""
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    self.wfile.flush()
+                    for _ in range(100_000):
+                        self.wfile.write(b"X")
+                        self.wfile.flush()
+                        time.sleep(route.drip_headers)
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    pass
+                return 200
 
             def _send(self, status: int, body: bytes, content_type: str, extra=None,
                       declare_length: bool = True) -> None:
