@@ -108,7 +108,8 @@ def figures(passage: Passage) -> list[Figure]:
                 continue  # "shares rose 11% to 449 pence": a market move's level
             year = (passage.date or "")[:4]
             if _OTHER_TIME.search(before) or any(
-                    y != year for y in _YEAR.findall(text[match.end():match.end() + 50])) or re.match(r"\s+(?:years?|ago)\b", after) \
+                    y != year for y in _YEAR.findall(text[match.end():match.end() + 50])) \
+                    or re.match(r"\s+(?:years?|ago)\b", after) \
                     or content_terms(before.split()[-1] if before.split() else "") & _MONTHS \
                     or re.match(r"\s*(?:[ap]\.?m\b|:)", text[match.end(1):]) \
                     or (len(number) == 4 and number.startswith(("19", "20")) and not share):
@@ -160,9 +161,9 @@ def find_conflicts(passages: list[Passage]) -> list[dict]:
     for right, wrong in corrections(passages):
         was = next((f for f in all_figures if _key(f.about) == _key(right.about) and f.value == wrong
                     and f.passage.doc_id != right.passage.doc_id), None)
-        values = [_entry(right)] + ([_entry(was)] if was else [])
-        out.append({"about": right.about.split(" | ")[0].replace(" (share)", ""), "kind": "correction", "values": values,
-                    "corrected_from": _shown(right, wrong)})
+        entries = [_entry(right)] + ([_entry(was)] if was else [])
+        out.append({"about": right.about.split(" | ")[0].replace(" (share)", ""), "kind": "correction",
+                    "values": entries, "corrected_from": _shown(right, wrong)})
         corrected.add((_key(right.about), wrong))
         corrected.add((_key(right.about), right.value))
     by_about: dict[str, list[Figure]] = {}
@@ -178,7 +179,8 @@ def find_conflicts(passages: list[Passage]) -> list[dict]:
                 values.append(figure)
         if len(values) < 2:
             continue
-        said = {}  # the values each article gives: one that agrees on any is no conflict
+        # the values each article gives: one that agrees on any is no conflict
+        said: dict[str, set[float]] = {}
         for figure in group:
             said.setdefault(figure.passage.doc_id, set()).add(figure.value)
         disagreeing = [v for v in values if any(
@@ -222,7 +224,8 @@ def _same_context(a: Figure, b: Figure) -> bool:
 
 def _shown(figure: Figure, value: float) -> str:
     written = f"{value:,.0f}" if value == int(value) else f"{value}"
-    return figure.text.replace(figure.text.split()[0].rstrip("%"), written, 1) if figure.text else written
+    return figure.text.replace(figure.text.split()[0].rstrip("%"), written, 1) if figure.text \
+        else written
 
 
 def _entry(figure: Figure) -> dict:
@@ -231,7 +234,8 @@ def _entry(figure: Figure) -> dict:
             "start": figure.sentence.start, "end": figure.sentence.end}
 
 
-def conflict_note(conflicts: list[dict], passages: list[Passage], cited: set[int]) -> tuple[str, list[Citation]]:
+def conflict_note(conflicts: list[dict], passages: list[Passage],
+                  cited: set[int]) -> tuple[str, list[Citation]]:
     """The sentences that tell the reader about corrections and conflicts touching the
     answer's cited passages, and the citations they add ("", [] when none)."""
     by_n = {p.n: p for p in passages}

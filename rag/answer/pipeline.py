@@ -211,6 +211,7 @@ class Newsdesk:
         """Answer one question (with the conversation so far, for follow-ups), as of a
         date (YYYY-MM-DD; default today)."""
         *_, answer = self._events(question, history, top_k, filters, as_of, streaming=False)
+        assert isinstance(answer, Answer), "_events yields the checked Answer last"
         return answer
 
     def stream(self, question: str, history: list[dict] | None = None, top_k: int | None = None,
@@ -274,8 +275,11 @@ def _with_conflicts(text: str, citations: list[Citation], passages: list[Passage
     first, first_citations = conflict_note(leading, passages, cited)
     rest, rest_citations = conflict_note([c for c in found if c not in leading], passages, cited)
     have = {(c.n, c.start, c.end) for c in citations}
-    added = [c for c in first_citations + rest_citations if (c.n, c.start, c.end) not in have
-             and not have.add((c.n, c.start, c.end))]
+    added = []
+    for c in first_citations + rest_citations:
+        if (c.n, c.start, c.end) not in have:
+            have.add((c.n, c.start, c.end))
+            added.append(c)
     text = " ".join(part for part in (first, text, rest) if part)
     return text, citations + added, found
 

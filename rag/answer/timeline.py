@@ -108,7 +108,11 @@ def on_topic(question: str, passages: list[Passage], keep: int) -> list[Passage]
     ranked = sorted((i for i, c in enumerate(covers) if c >= MIN_TOPIC_SHARE * top),
                     key=lambda i: -covers[i])
     days: set[str | None] = set()
-    first_of_day = [i for i in ranked if not (passages[i].date in days or days.add(passages[i].date))]
+    first_of_day = []
+    for i in ranked:
+        if passages[i].date not in days:
+            days.add(passages[i].date)
+            first_of_day.append(i)
     spread = [i for _, _, i in _spread([(covers[i], passages[i].date or "9999", i)
                                         for i in first_of_day], keep)]
     chosen = (spread + [i for i in ranked if i not in spread])[:keep]
@@ -200,7 +204,8 @@ _DAY_WORDS = re.compile(
     r"|(?P<weekday_of_last>(?:on\s+)?(?P<wd3>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
     + _PART + r"\s+of\s+last\s+week)"
     r"|(?P<last>last\s+(?P<wd1>monday|tuesday|wednesday|thursday|friday|saturday|sunday)" + _PART + r")"
-    r"|(?P<on>(?:on|late on|early on|since)\s+(?P<wd2>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    r"|(?P<on>(?:on|late on|early on|since)"
+    r"\s+(?P<wd2>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
     + _PART + r"))\b", re.IGNORECASE)
 _FUTURE = re.compile(r"\b(?:will|would|is due|are due|is expected|are expected|plans? to|"
                      r"scheduled|next)\b", re.IGNORECASE)

@@ -163,7 +163,8 @@ _NOT_NAMES = {
     "no", "not", "yes", "let", "let’s", "let's", "we’ll", "i’m", "it’s", "don’t", "can’t",
     "mr", "mrs", "ms", "dr", "president", "reporting", "editing", "written", "additional",
     "said", "says", "new", "last", "next", "first", "best", "top", "former", "season",
-    "episode", "part", "chapter", "vol", "no.", "q1", "q2", "q3", "q4", "ceo", "director", "coach", "chairman", "chairwoman", "minister", "secretary", "senator",
+    "episode", "part", "chapter", "vol", "no.", "q1", "q2", "q3", "q4", "ceo", "director", "coach",
+    "chairman", "chairwoman", "minister", "secretary", "senator",
     "governor", "star", "actor", "actress", "winner", "champion", "founder", "chief", "head",
     "update", "poll", "view", "watch", "home", "video", "photo", "list", "live", "state",
     "mp", "u.s", "us", "ex", "vice", "deputy", "commissioner", "general", "prime"}
@@ -632,8 +633,9 @@ _HEAD_SKIP = _AUXILIARIES | {"following", "these", "those", "one", "ones", "othe
                              "most", "first", "last", "famous", "popular", "major"}
 _UNIT_KIND_DATE = frozenset({"date", "year", "month", "decade"})   # "dates back": a verb
 _HEAD_STOPS = _VERB_AFTER_WH | _NOUN_RUN_STOPS | {"its", "his", "her", "their", "our", "my",
-                                                  "your", "the", "a", "an", "of", "is", "was", "are", "were", "will", "has",
-                                                  "have", "had", "this", "that", "now", "recently"}
+                                                  "your", "the", "a", "an", "of", "is", "was", "are", "were",
+                                                  "will", "has", "have", "had", "this", "that", "now",
+                                                  "recently"}
 
 
 def _head_noun(words: list[str]) -> list[str] | None:
@@ -642,7 +644,7 @@ def _head_noun(words: list[str]) -> list[str] | None:
     rest = list(words)
     while rest and rest[0] in _HEAD_SKIP:
         rest = rest[1:]
-    head = []
+    head: list[str] = []
     for w in rest:
         if w in _HEAD_STOPS or (w.endswith("ed") and len(w) > 4 and head):
             break
@@ -713,7 +715,8 @@ def unit_fits(candidate: "Candidate", unit: str | None) -> bool:
             return kind == PLACE or found is not None
         if unit == "city":
             return found == "city" or (kind == PLACE and found is None)
-        return found == unit or (unit == "state" and found == "city" and text.lower().strip() in _STATES_LOWER)
+        return found == unit or (unit == "state" and found == "city"
+                                 and text.lower().strip() in _STATES_LOWER)
     if unit in ("person", "organisation", "work"):
         if kind not in (NAME, PLACE) or _DEMONYM.match(text):
             return False

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 from rag.answer.extractive.answer_types import (NAME, Candidate as AnswerCandidate, answer_type,
                                                 candidates, fits, is_new, named_words,
@@ -26,7 +27,8 @@ from rag.text import content_terms, split_sentences, strip_markers
 _RESPACED = re.compile(r"\s[.!?,;:\"'”’)]")
 UNKNOWN_DENSE = 0.8   # passage dense similarity when no passage has one (about the mean)
 # "He called ...", "..., she said ...": the sentence speaks for the one named before it.
-_PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b|\b(?:he|she|they) (?:said|says|added|told|called|warned)\b",
+_PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b"
+                              r"|\b(?:he|she|they) (?:said|says|added|told|called|warned)\b",
                               re.IGNORECASE)
 _PERSON_PRONOUN = re.compile(r"^[\"“‘']?(?:he|she)\b|\b(?:he|she) (?:said|says|added|told|called|warned)\b",
                              re.IGNORECASE)
@@ -79,7 +81,7 @@ class ExtractiveGenerator(Generator):
     description = "no language model, quotes the best sentences"
     writes_own_timeline = True
 
-    def __init__(self, settings: Settings, similarity: DenseSimilarity | None | bool = None,
+    def __init__(self, settings: Settings, similarity: DenseSimilarity | Literal[False] | None = None,
                  scorer: SentenceScorer | None = None) -> None:
         super().__init__(settings)
         self.use_types = settings.answer_types
@@ -232,7 +234,8 @@ class ExtractiveGenerator(Generator):
         stands for (a name in the article, named just before)."""
         if s.answers:
             positions = term_positions(s.span.text, wanted)
-            best = min(s.answers, key=lambda c: (rank(c, s.answers, positions, s.wanted_type, s.span.text), c.start))
+            best = min(s.answers, key=lambda c: (rank(c, s.answers, positions, s.wanted_type, s.span.text),
+                                                 c.start))
             return Span(s.span.start + best.start, s.span.start + best.end, best.text)
         if s.antecedent is not None and s.antecedent[0].text.lower() not in s.span.text.lower():
             return s.antecedent[0]

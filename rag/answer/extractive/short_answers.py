@@ -83,18 +83,18 @@ def phrase_after(span: Span, wanted: set[str], why: bool = False) -> Span | None
     if why:   # a reason or a purpose: "in an attempt to bolster ...", "because ..."
         reason = _PURPOSE.search(text, positions[0][1])
         if reason:
-            stop = _CLAUSE_END.search(text, reason.end())
-            stop = stop.start() if stop else len(text)
+            clause_end = _CLAUSE_END.search(text, reason.end())
+            stop = clause_end.start() if clause_end else len(text)
             words = list(_WORDS.finditer(text, reason.start(), stop))[:MAX_PHRASE_WORDS]
             if words:
                 return Span(span.start + reason.start(), span.start + words[-1].end(),
                             text[reason.start():words[-1].end()])
     for m in _QUOTATION.finditer(text):
         inner = m.group(1) or m.group(2)
-        words = _WORDS.findall(inner)
+        quoted_words = _WORDS.findall(inner)
         right_after = any(0 <= m.start() - end <= 3 for _, end in positions)
-        if right_after and 1 <= len(words) <= MAX_PHRASE_WORDS and not {
-                _STEMMER.stemWord(w.lower()) for w in words} <= wanted:
+        if right_after and 1 <= len(quoted_words) <= MAX_PHRASE_WORDS and not {
+                _STEMMER.stemWord(w.lower()) for w in quoted_words} <= wanted:
             return Span(span.start + m.start(), span.start + m.end(), m.group())
     for _, start in reversed(positions):   # the clause after the last question word that says more
         clause = _CLAUSE_END.search(text, start)
@@ -165,8 +165,8 @@ def short_answer_for(question: str, sentence: Span, found: list[AnswerCandidate]
     question's words ("300 troops" for "how many soldiers", never "nine water bombers"
     for "how many firefighters"), when the sentence states the question's numbers
     (`states_specifics`) and, for a unit in WEAK_UNITS, at least MIN_SUPPORT_WEAK
-    of the other `passages` (not passage `own_n`) repeat it; for a "who" question whose sentence says "he said",
-    the name it stands for (`antecedent`). Untyped questions get the phrase after the
+    of the other `passages` (not passage `own_n`) repeat it; for a "who" question whose sentence
+    says "he said", the name it stands for (`antecedent`). Untyped questions get the phrase after the
     question's words only while UNTYPED_PHRASES is on."""
     unit = asked_unit(question)
     wanted = kind_of_unit(unit)
