@@ -104,8 +104,8 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> Feed:
     items, seen, skipped = [], set(), []
     for number, entry in enumerate(parsed.entries, 1):
         link = (entry.get("link") or "").strip()
-        label = f"{url} item {number}" + (f" ({_text(entry.get('title'))[:60]})"
-                                          if _text(entry.get("title")) else "")
+        heading = _text(entry.get("title"))
+        label = f"{url} item {number}" + (f" ({heading[:60]})" if heading else "")
         if not link:
             skipped.append((label, "the item has no link"))
             continue

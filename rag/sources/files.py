@@ -279,7 +279,8 @@ def _load_html(path: Path, doc_id: str) -> list[Article]:
     published = meta_content("article:published_time", "date", "pubdate", "dc.date")
     time_tag = soup.find("time")
     if not published and time_tag:
-        published = time_tag.get("datetime") or time_tag.get_text()
+        stamp = time_tag.get("datetime")
+        published = str(stamp) if stamp else time_tag.get_text()
     canonical = soup.find("link", rel="canonical")
     meta = {"title": title, "date": published,
             "source": meta_content("og:site_name", "source", "publisher"),

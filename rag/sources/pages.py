@@ -68,8 +68,10 @@ def extract_article(html: bytes | str, url: str, item: FeedItem | None = None) -
         # dates from the page's markup only: htmldate's guesses (a year in the URL or the
         # copyright line) are worse than the feed's date
         date_extraction_params=set_date_params(extensive=False))
+    if isinstance(document, dict):   # only asked-for dicts (as_dict=True) come back as one
+        raise PageError("trafilatura returned an unexpected result")
     text = normalise_text((document.text or "") if document is not None else "")
-    if len(text) < MIN_ARTICLE_CHARS:
+    if document is None or len(text) < MIN_ARTICLE_CHARS:
         shown = f"{len(text)} characters" if text else "none found"
         raise PageError(f"no article text ({shown}; at least {MIN_ARTICLE_CHARS} needed)")
     # one paragraph per line in trafilatura's output: a blank line between paragraphs,

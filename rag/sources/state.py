@@ -85,7 +85,8 @@ class SourceState:
         except FileNotFoundError:
             return cls(path)
         except (OSError, UnicodeDecodeError) as err:
-            return cls._set_aside(path, f"unreadable ({getattr(err, 'strerror', None) or type(err).__name__})")
+            reason = getattr(err, "strerror", None) or type(err).__name__
+            return cls._set_aside(path, f"unreadable ({reason})")
         try:
             data = json.loads(text)
         except ValueError as err:

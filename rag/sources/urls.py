@@ -252,7 +252,7 @@ class _Reader:
         if article.doc_id == own:
             return article
         text_hash = _hash(article.text.encode("utf-8"))
-        claimant = self.read.kept.get(article.doc_id)
+        claimant: tuple[str, str | None] | None = self.read.kept.get(article.doc_id)
         if claimant is None and article.doc_id in self.indexed:
             claimant = self._owner(article.doc_id, url)
         if claimant is None or claimant[0] == url:

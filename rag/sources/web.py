@@ -62,7 +62,9 @@ class Fetched:
 def _media_type(header: str) -> tuple[str, str | None]:
     message = Message()
     message["content-type"] = header or ""
-    return message.get_content_type().lower() if header else "", message.get_param("charset")
+    charset = message.get_param("charset")
+    return (message.get_content_type().lower() if header else "",
+            charset if isinstance(charset, str) else None)
 
 
 def has_credentials(url: str) -> bool:
@@ -91,7 +93,8 @@ def check_address(url: str, allow_private: bool) -> None:
     addresses."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        raise FetchError(f"only http and https addresses are fetched, not {parts.scheme or 'a relative address'}:")
+        raise FetchError("only http and https addresses are fetched, not "
+                         f"{parts.scheme or 'a relative address'}:")
     if not parts.hostname:
         raise FetchError("the address has no host name")
     if has_credentials(url):
@@ -105,7 +108,7 @@ def check_address(url: str, allow_private: bool) -> None:
     except (socket.gaierror, UnicodeError, ValueError):
         raise FetchError(f"host name {parts.hostname} not found") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not address.is_global or address.is_multicast:
             raise FetchError(f"{parts.hostname} is a private or loopback address ({address}); "
                              "set fetch_allow_private = true to read the local network")

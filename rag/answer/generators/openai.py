@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 from contextlib import contextmanager
-from typing import Generator as Gen, Iterator
+from typing import Any, Generator as Gen, Iterator
 
 import httpx
 
@@ -100,6 +100,7 @@ class _BoundedTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = time.monotonic() + self.seconds
         response = super().handle_request(request)
+        assert isinstance(response.stream, httpx.SyncByteStream)   # a sync transport's body
         response.stream = _BoundedBody(response.stream, deadline, self.limit)
         return response
 
@@ -108,13 +109,16 @@ def chat_model(settings: Settings):
     """The settings' chat model (OpenAI or an OpenAI-compatible server), one retry, each
     reply bounded in time and size."""
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     client = httpx.Client(transport=_BoundedTransport(settings.request_timeout,
                                                       reply_max_bytes(settings)),
                           timeout=settings.request_timeout, follow_redirects=True)
     return ChatOpenAI(model=settings.model, base_url=settings.base_url,
-                      api_key=settings.resolved_api_key() or "not-needed",
-                      temperature=settings.temperature, max_tokens=settings.max_tokens,
+                      api_key=SecretStr(settings.resolved_api_key() or "not-needed"),
+                      # the field's name; mypy sees only its alias max_completion_tokens
+                      temperature=settings.temperature,
+                      max_tokens=settings.max_tokens,  # type: ignore[call-arg]
                       timeout=settings.request_timeout, max_retries=1, http_client=client)
 
 
@@ -194,7 +198,7 @@ class ChatGenerator(Generator):
         self.name = settings.generator  # type: ignore[misc]
         self.answer_chain = _chain(settings, ("system", "answer_system.md"), ("human", "answer_user.md"))
         self.condense_chain = _chain(settings, ("human", "condense.md"))
-        self._timeline_chain = None   # built on the first timeline question
+        self._timeline_chain: Any = None   # built on the first timeline question
 
     def _inputs(self, question: str, passages: list[Passage]) -> dict:
         return {"question": question, "passages": format_passages(passages)}
