@@ -234,10 +234,13 @@ class ChunkIndex:
             passages.append(passage)
         return passages
 
-    def lexical(self, words: list[str], k: int, filters: Filters = Filters()) -> list[Passage]:
-        """Best chunks by BM25 over their content words, filters applied, best first."""
+    def lexical(self, words: list[str], k: int, filters: Filters = Filters(),
+                max_postings: int | None = None) -> list[Passage]:
+        """Best chunks by BM25 over their content words, filters applied, best first; with
+        `max_postings` the most frequent words are dropped until the chunks the rest
+        match add up to at most that many (`Catalog.bounded_words`)."""
         passages = []
-        for row, score in self.catalog.search_words(words, k, filters):
+        for row, score in self.catalog.search_words(words, k, filters, max_postings):
             passage = to_passage(row)
             passage.bm25_score = score
             passages.append(passage)
