@@ -109,12 +109,9 @@ def score(records, desk, k: int | None = None) -> dict[str, Any]:
 
 def apply(desk, values: dict[str, Any]) -> None:
     """Give the desk's retriever (and its steps) these settings."""
-    from rag.search.steps import make_steps
-
     settings = desk.settings.model_copy(update=values)
     desk.settings = settings
-    desk.retriever.settings = settings
-    desk.retriever.steps = make_steps(settings)
+    desk.retriever.reconfigure(settings)
 
 
 def _value(text: str) -> Any:

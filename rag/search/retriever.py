@@ -40,6 +40,11 @@ class Retriever:
         self.index: ChunkIndex = open_index(settings, embedding_name(self.embeddings),
                                             getattr(self.embeddings, "dimension", None))
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Use other search settings (weights, steps) over the same store and model."""
+        self.settings = settings
+        self.steps = make_steps(settings)
+
     def dense(self, question: str, k: int, filters: Filters = Filters()) -> list[Passage]:
         """Nearest chunks to the question's embedding."""
         return self.index.dense(self.embeddings.embed_query(question), k, filters)
