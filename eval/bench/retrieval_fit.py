@@ -71,7 +71,7 @@ def cache_candidates(desk) -> None:
             from rag.records import Filters
 
             filters = filters if filters is not None else Filters()
-            key = (question, k, repr(filters))
+            key = (question, k, repr(filters), retriever.settings.lexical_max_postings)
             if key not in _memo:
                 _memo[key] = _original(question, k, filters)
             return copy.deepcopy(_memo[key])
