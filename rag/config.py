@@ -128,7 +128,7 @@ class Settings(BaseModel):
                     "share of the question words the best passage holds count as on topic and "
                     "come first, newest first.")
     recency_weight: float = Field(
-        0.0, ge=0.0, le=5.0,
+        1.0, ge=0.0, le=5.0,
         description="time_rank: with an as-of date, a passage's fused score gains this many "
                     "times the best passage's score for an article of the as-of day, halving "
                     "every recency_half_life_days before it (fitted on RealTime QA's "
