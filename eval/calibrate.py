@@ -56,7 +56,8 @@ class Probe:
 
 def probe_dataset(dataset: str, limit: int | None, work_dir: Path, progress: bool) -> list[Probe]:
     from rag.answer.citations import check_citations
-    from rag.answer.generators import ExtractiveGenerator
+    from rag.answer.extractive import ExtractiveGenerator
+    from rag.answer.outcome import draft_outcome
     from rag.config import load_settings
     from rag.records import Filters
 
@@ -77,10 +78,9 @@ def probe_dataset(dataset: str, limit: int | None, work_dir: Path, progress: boo
         answer_text, short = "", ""
         for c, generator in generators.items():
             draft = generator.generate(standalone, passages) if passages else None
-            refused = draft is None or draft.refused
+            text = check_citations(draft.text, passages)[0] if draft and not draft.refused else ""
+            refused = draft is None or draft_outcome(draft, text).refused
             if not refused:
-                text, _, _ = check_citations(draft.text, passages)
-                refused = not text.strip()
                 if not answer_text:
                     answer_text = M.strip_markers(text)
                     short = draft.short_answer.text if draft.short_answer else answer_text
@@ -97,8 +97,10 @@ def probe_dataset(dataset: str, limit: int | None, work_dir: Path, progress: boo
 
 
 def score(probes: list[Probe], min_relevance: float, coverage: float) -> dict[str, float | None]:
-    refused = {p.id: (not p.has_passages or p.relevance < min_relevance or p.refused_at[coverage])
-               for p in probes}
+    from rag.answer.outcome import retrieval_outcome
+
+    refused = {p.id: (retrieval_outcome(p.has_passages, p.relevance, min_relevance) is not None
+                      or p.refused_at[coverage]) for p in probes}
     answerable = [p for p in probes if p.answerable]
     unanswerable = [p for p in probes if not p.answerable]
     return {"refusal_accuracy": M.share([refused[p.id] for p in unanswerable]),

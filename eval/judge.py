@@ -18,7 +18,8 @@ from typing import Any
 from eval.datasets import EvalRecord
 from eval.metrics import strip_markers
 from rag.config import Settings
-from rag.answer.generators import ModelError, chat_model, model_errors
+from rag.answer.generators import ModelError
+from rag.answer.generators.openai import chat_model, model_errors
 
 SYSTEM = ("You grade answers to questions about news articles. Be strict and reply with one "
           "JSON object only, no other text.")

@@ -15,6 +15,7 @@ import click
 from rag.config import LoadedSettings, describe, load_settings
 from rag.errors import NewsdeskError
 from rag.text import printable
+from rag.answer.generators import generator_names
 
 EXIT_FAILURE = 1
 # Commands defined by the surfaces above this package, imported only when called (rag
@@ -154,6 +155,22 @@ def _iso_date(ctx, param, value: str | None) -> str | None:
     raise click.BadParameter(f"{value!r} is not a date like 2024-06-03")
 
 
+class GeneratorChoice(click.Choice):
+    """The names in the generator registry when the command line is read, so a generator
+    registered by a plug-in module is a choice too."""
+
+    def __init__(self) -> None:
+        super().__init__(generator_names())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(generator_names())
+
+    @choices.setter
+    def choices(self, _value) -> None:
+        pass
+
+
 _filter_options = [
     click.option("--top-k", type=click.IntRange(min=1), help="Passages given to the generator."),
     click.option("--from", "date_from", help="Only articles dated on/after YYYY-MM-DD."),
@@ -162,7 +179,7 @@ _filter_options = [
     click.option("--as-of", "as_of", callback=_iso_date, metavar="YYYY-MM-DD",
                  help="Answer as if on this date: only articles published on or before it; "
                       "\"yesterday\", \"last week\" and \"latest\" count from it."),
-    click.option("--generator", type=click.Choice(["extractive", "openai", "openai-compatible"]),
+    click.option("--generator", type=GeneratorChoice(),
                  help="Override the generator setting."),
 ]
 
@@ -220,6 +237,7 @@ def chat(ctx, top_k, date_from, date_to, sources, as_of, generator) -> None:
         except (QuestionError, ModelError) as err:
             click.echo(f"error: {err}", err=True)
             continue
+        assert answer is not None, "a stream always ends with the checked answer"
         _print_answer(answer)
         history += [{"role": "user", "content": question},
                     {"role": "assistant", "content": answer.answer}]

@@ -8,15 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-
-REPO = Path(__file__).resolve().parent.parent
-SEED_ARTICLE = REPO / "corpus" / "000_3ff6c92db07b6aa6.md"
-
-
-def make_settings(root: Path, **overrides) -> Settings:
-    """Offline-default settings whose store and corpus live under root."""
-    values = {"corpus_dir": root / "corpus", "store_path": root / "chroma", **overrides}
-    return Settings(**values)
+from tests.support.settings import REPO, SEED_ARTICLE, make_settings  # noqa: F401  (the test kit's)
 
 
 @pytest.fixture

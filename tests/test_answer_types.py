@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answer.answer_types import (DATE, MONEY, NAME, NUMBER, PLACE, answer_type, asked_noun,
+from rag.answer.extractive.answer_types import (DATE, MONEY, NAME, NUMBER, PLACE, answer_type, asked_noun,
                                      candidates, is_new, words_of)
 
 

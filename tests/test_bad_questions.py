@@ -9,7 +9,6 @@ scripts, wrong types, malformed history and filters; through `Newsdesk.answer`,
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest
@@ -17,7 +16,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from rag.answer import QuestionError
 from rag.records import Filters
-from tests.support.reliability import VENV_BIN, check_contract, isolated_env
+from tests.support.cli import run_rag
+from tests.support.reliability import check_contract
 
 LAVROV = "What did Lavrov demand?"
 
@@ -124,11 +124,6 @@ def test_a_malformed_date_filter_is_named_in_the_message(desk):
 
 # --- the same through the `rag ask` command -------------------------------------------------
 
-def _rag(seeded_settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "rag"), *args], capture_output=True, text=True,
-                          env=isolated_env(seeded_settings), timeout=120)
-
-
 @pytest.mark.parametrize("args,message", [
     (["ask", ""], "error: the question is empty"),
     (["ask", "   \t  "], "error: the question is empty"),
@@ -136,7 +131,7 @@ def _rag(seeded_settings, *args: str) -> subprocess.CompletedProcess:
     (["ask", LAVROV, "--from", "last week"], "error: date filter 'last week' must look like"),
 ])
 def test_the_cli_prints_one_clear_error_line_and_exits_1(seeded_settings, args, message):
-    run = _rag(seeded_settings, *args)
+    run = run_rag(*args, settings=seeded_settings, timeout=120)
     assert run.returncode == 1
     assert run.stderr.startswith(message), run.stderr[-2000:]
     assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
@@ -145,7 +140,7 @@ def test_the_cli_prints_one_clear_error_line_and_exits_1(seeded_settings, args, 
 @pytest.mark.parametrize("question", ["Что потребовал Лавров?", "ماذا طلب لافروف؟",
                                       "What\x01 did\x1b Lavrov demand?"])
 def test_the_cli_answers_any_script_as_json(seeded_settings, question):
-    run = _rag(seeded_settings, "ask", "--json", question)
+    run = run_rag("ask", "--json", question, settings=seeded_settings, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
     assert isinstance(json.loads(run.stdout)["refused"], bool)

@@ -1,18 +1,13 @@
 """The `rag` command end to end in a fresh process, as a user runs it."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from rag.sources.files import load_file
 from tests.conftest import REPO, SEED_ARTICLE
-
-RAG = [sys.executable, "-m", "rag.cli"]
+from tests.support.cli import run_rag
 
 
 @pytest.fixture
@@ -22,19 +17,12 @@ def workdir(tmp_path):
     return tmp_path
 
 
-def _rag(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("NEWSDESK_CONFIG", None)
-    return subprocess.run([*RAG, *args], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=300)
-
-
 def test_ingest_twice_then_ask_json_follows_the_contract(workdir):
-    first = _rag(workdir, "ingest", "corpus")
-    second = _rag(workdir, "ingest", "corpus")
+    first = run_rag("ingest", "corpus", cwd=workdir)
+    second = run_rag("ingest", "corpus", cwd=workdir)
     assert first.returncode == 0 and " 0 embedded" not in first.stdout
     assert "0 added" in second.stdout and "0 embedded" in second.stdout
-    result = _rag(workdir, "ask", "What did Lavrov demand?", "--json")
+    result = run_rag("ask", "What did Lavrov demand?", "--json", cwd=workdir)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     text = load_file(SEED_ARTICLE)[0].text
@@ -43,22 +31,20 @@ def test_ingest_twice_then_ask_json_follows_the_contract(workdir):
 
 
 def test_asking_before_ingesting_says_how_to_ingest(workdir):
-    result = _rag(workdir, "ask", "What did Lavrov demand?")
+    result = run_rag("ask", "What did Lavrov demand?", cwd=workdir)
     assert result.returncode == 1
     assert "rag ingest" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_bad_setting_fails_before_any_work(workdir):
     (workdir / "newsdesk.toml").write_text("[default]\ntop_k = -3\n")
-    result = _rag(workdir, "ask", "What did Lavrov demand?")
+    result = run_rag("ask", "What did Lavrov demand?", cwd=workdir)
     assert result.returncode == 1 and "top_k" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_chat_answers_a_follow_up_in_the_terminal(workdir):
-    _rag(workdir, "ingest", "corpus", "--quiet")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([*RAG, "chat"], cwd=workdir, env=env, text=True, capture_output=True,
-                            input="What did Lavrov demand?\nAnd what did Blinken say about it?\n",
-                            timeout=300)
+    run_rag("ingest", "corpus", "--quiet", cwd=workdir)
+    result = run_rag("chat", cwd=workdir,
+                     input="What did Lavrov demand?\nAnd what did Blinken say about it?\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("[1]") >= 2 and "Blinken" in result.stdout

@@ -5,7 +5,6 @@ still answer; many threads can share one Newsdesk.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Newsdesk
+from rag.answer import Answer, Newsdesk
 from rag.ingest.chunking import chunk_article
 from rag.ingest import IngestBusyError, IngestReport, ingest
 from rag.sources.files import load_corpus
 from rag.index.store import StoreError
-from tests.support.reliability import (SEED_DIR, VENV_BIN, ChromaServer, all_ids, build_corpus,
-                                       check_contract, isolated_env, make_settings, seed_text)
+from tests.support.cli import start_rag
+from tests.support.reliability import (ChromaServer, all_ids, build_corpus,
+                                       check_contract, make_settings, seed_text)
+from tests.support.waiting import file_is_locked, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -40,15 +41,9 @@ def corpus(tmp_path) -> Path:
     return folder
 
 
-def _rag_ingest(settings, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(VENV_BIN / "rag"), "ingest", "--quiet"], cwd=cwd,
-                            env=isolated_env(settings), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
 def test_two_ingests_at_once_one_runs_and_the_other_is_refused_with_a_message(tmp_path, corpus):
     settings = make_settings(tmp_path, corpus_dir=corpus, embedding_batch_size=4)
-    procs = [_rag_ingest(settings, tmp_path) for _ in range(2)]
+    procs = [start_rag("ingest", "--quiet", settings=settings, cwd=tmp_path) for _ in range(2)]
     results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 1], results
@@ -84,10 +79,8 @@ def test_an_ingest_in_this_process_refuses_a_second_one_without_waiting(tmp_path
 
     runner = threading.Thread(target=first)
     runner.start()
-    deadline = time.monotonic() + 120
-    while not lock_path(settings).exists() and runner.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.005)  # the first ingest creates the lock file as it takes the lock
-    time.sleep(0.05)
+    wait_until(lambda: file_is_locked(lock_path(settings)) or not runner.is_alive(), timeout=120,
+               interval=0.005, what="the first ingest to take the lock")
     assert runner.is_alive(), "the first ingest ended before it could be interrupted"
     started = time.perf_counter()
     with pytest.raises(IngestBusyError) as refused:
@@ -128,14 +121,16 @@ def test_questions_answer_while_another_process_ingests_into_the_embedded_store(
     settings = _seeded(tmp_path, corpus)
     desk = Newsdesk(settings)
     assert not desk.answer(LAVROV).refused
-    proc = _rag_ingest(settings, tmp_path)
+    proc = start_rag("ingest", "--quiet", settings=settings, cwd=tmp_path)
     answered, errors = _ask_until(desk, lambda: proc.poll() is None, corpus)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert not errors, f"{len(errors)} failed questions during the ingest: {errors[:3]}"
     assert answered >= 3
-    time.sleep(1.1)  # the BM25 index checks the store's revision once a second
-    assert any("Super Bowl" in p.title for p in desk.answer("Super Bowl 2021 location").passages)
+    # the BM25 index checks the store's revision once a second
+    assert wait_until(lambda: any("Super Bowl" in p.title
+                                  for p in desk.answer("Super Bowl 2021 location").passages),
+                      timeout=10, interval=0.2, what="the ingested article to be found")
 
 
 def test_questions_answer_while_this_process_ingests_in_a_thread(tmp_path, corpus):
@@ -157,7 +152,7 @@ def test_questions_answer_while_another_process_ingests_into_a_chroma_server(tmp
     try:
         settings = _seeded(tmp_path, corpus, store="server", chroma_port=server.port)
         desk = Newsdesk(settings)
-        proc = _rag_ingest(settings, tmp_path)
+        proc = start_rag("ingest", "--quiet", settings=settings, cwd=tmp_path)
         answered, errors = _ask_until(desk, lambda: proc.poll() is None, corpus)
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
@@ -172,17 +167,18 @@ def test_questions_during_a_rebuild_by_another_process_fail_clearly_then_answer(
     traceback, and answers again as soon as it is back, without restarting the desk."""
     settings = _seeded(tmp_path, corpus)
     desk = Newsdesk(settings)
-    proc = subprocess.Popen([str(VENV_BIN / "rag"), "ingest", "--quiet", "--rebuild"], cwd=tmp_path,
-                            env=isolated_env(settings), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = start_rag("ingest", "--quiet", "--rebuild", settings=settings, cwd=tmp_path)
     answered, errors = _ask_until(desk, lambda: proc.poll() is None, corpus)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     unclear = [e for e in errors if not isinstance(e, StoreError)]
     assert not unclear, f"errors that are not a clear StoreError: {unclear[:3]}"
-    time.sleep(1.1)
-    answer = desk.answer(LAVROV)
-    assert not answer.refused
+
+    def answered_again() -> Answer | None:  # the BM25 index sees the rebuilt store within a second
+        answer = desk.answer(LAVROV)
+        return None if answer.refused else answer
+
+    answer = wait_until(answered_again, timeout=10, interval=0.2, what="an answer from the rebuilt store")
     check_contract(answer, corpus)
 
 

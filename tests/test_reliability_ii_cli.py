@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.reliability import (VENV_BIN, FakeOpenAI, isolated_env, make_settings,
+from tests.support.cli import run_rag
+from tests.support.mounts import in_private_mounts
+from tests.support.reliability import (FakeOpenAI, isolated_env, make_settings,
                                        seed_text, send)
 
 KEY = "sk-proj-reliability2-SECRETKEY-9f8e7d6c5b4a"
@@ -68,11 +70,6 @@ def _remote_env(tmp_path: Path, base_url: str) -> dict[str, str]:
                         NEWSDESK_API_KEY=KEY, NEWSDESK_REQUEST_TIMEOUT="5")
 
 
-def _rag(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "rag"), *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
-
-
 def _assert_one_clean_line(run: subprocess.CompletedProcess, *words: str) -> None:
     output = run.stdout + run.stderr
     assert KEY not in output and KEY[-12:] not in output, output
@@ -87,14 +84,14 @@ def _assert_one_clean_line(run: subprocess.CompletedProcess, *words: str) -> Non
 def test_a_key_the_embedding_server_rejects_and_echoes_is_never_printed_by_ingest_ask_or_serve(
         tmp_path, embedding_server):
     env = _remote_env(tmp_path, embedding_server.fake.base_url)
-    built = _rag(env, "ingest", "--quiet")
+    built = run_rag("ingest", "--quiet", env=env, timeout=120)
     assert built.returncode == 0, built.stderr
     embedding_server.mode = "401"
     (Path(env["NEWSDESK_CORPUS_DIR"]) / "new.txt").write_text("A new article about a summit "
                                                               "in Vienna on energy prices.")
     for args in (["ingest", "--quiet"], ["ask", "Who met in Geneva?"],
                  ["serve", "--port", "9"]):  # serve ingests first, so it meets the server
-        _assert_one_clean_line(_rag(env, *args), embedding_server.fake.base_url,
+        _assert_one_clean_line(run_rag(*args, env=env, timeout=120), embedding_server.fake.base_url,
                                "rejected the API key", "api_key")
     assert all(r["headers"].get("authorization") == f"Bearer {KEY}"
                for r in embedding_server.fake.requests), "the server was not sent the key"
@@ -106,7 +103,8 @@ def test_a_key_the_embedding_server_rejects_and_echoes_is_never_printed_by_inges
 def test_an_embedding_server_failing_otherwise_gives_one_line_without_the_key(
         tmp_path, embedding_server, mode, words):
     embedding_server.mode = mode
-    run = _rag(_remote_env(tmp_path, embedding_server.fake.base_url), "ingest", "--quiet")
+    run = run_rag("ingest", "--quiet", env=_remote_env(tmp_path, embedding_server.fake.base_url),
+                  timeout=120)
     _assert_one_clean_line(run, embedding_server.fake.base_url, *words)
 
 
@@ -115,7 +113,7 @@ def test_an_embedding_server_that_is_down_gives_one_line_naming_it(tmp_path):
     from tests.support.reliability import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"
-    run = _rag(_remote_env(tmp_path, url), "ingest", "--quiet")
+    run = run_rag("ingest", "--quiet", env=_remote_env(tmp_path, url), timeout=120)
     _assert_one_clean_line(run, url, "not reachable", "embedding_base_url")
 
 
@@ -130,7 +128,7 @@ def test_ingest_prints_file_names_with_terminal_escapes_and_newlines_escaped(tmp
     forged = "a\nskipped FORGED: line.txt"
     (folder / hostile).write_text("")  # empty: skipped, so its name is printed
     (folder / forged).write_text("")
-    run = _rag(isolated_env(settings), "ingest", "--quiet", timeout=300)
+    run = run_rag("ingest", "--quiet", settings=settings, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "\x1b" not in run.stderr + run.stdout and "\x07" not in run.stderr
     assert "\\x1b]0;owned\\x07\\x1b[2Jreport.txt" in run.stderr
@@ -140,7 +138,7 @@ def test_ingest_prints_file_names_with_terminal_escapes_and_newlines_escaped(tmp
 
 def test_an_error_naming_a_hostile_folder_is_escaped(tmp_path):
     settings = make_settings(tmp_path)
-    run = _rag(isolated_env(settings), "ingest", str(tmp_path / "no\x1b[2Jsuch"))
+    run = run_rag("ingest", str(tmp_path / "no\x1b[2Jsuch"), settings=settings, timeout=120)
     assert run.returncode == 1 and "\x1b" not in run.stderr and "no\\x1b[2Jsuch" in run.stderr
 
 
@@ -155,7 +153,7 @@ def test_an_error_naming_a_hostile_folder_is_escaped(tmp_path):
 def test_a_settings_file_of_the_wrong_shape_is_one_error_naming_the_setting(tmp_path, toml, named):
     path = tmp_path / "newsdesk.toml"
     path.write_text(toml)
-    run = _rag(isolated_env(make_settings(tmp_path)), "--config", str(path), "config")
+    run = run_rag("--config", str(path), "config", settings=make_settings(tmp_path), timeout=120)
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.startswith(f"error: {path}") and named in run.stderr
 
@@ -163,7 +161,8 @@ def test_a_settings_file_of_the_wrong_shape_is_one_error_naming_the_setting(tmp_
 # -- item 10: the small ones -------------------------------------------------------------
 @pytest.mark.parametrize("value", ["-5", "0"])
 def test_a_top_k_below_one_is_a_usage_error_not_a_refusal(tmp_path, value):
-    run = _rag(isolated_env(make_settings(tmp_path)), "ask", "Who met?", "--top-k", value)
+    run = run_rag("ask", "Who met?", "--top-k", value, settings=make_settings(tmp_path),
+                  timeout=120)
     assert run.returncode == 2 and "--top-k" in run.stderr and "refus" not in run.stdout.lower()
 
 
@@ -182,17 +181,6 @@ def test_a_citation_without_date_or_source_prints_no_empty_brackets(capsys):
     assert "()" not in printed and "  [1] Talks: “Talks ended.”" in printed
 
 
-def in_private_mounts(command: str) -> list[str] | None:
-    """`sh -c command` in a private mount namespace (so a test can mount a tiny tmpfs or
-    a read-only view), or None where the machine does not allow it."""
-    import shutil
-
-    if not shutil.which("unshare") or subprocess.run(["unshare", "-m", "true"],
-                                                     capture_output=True).returncode != 0:
-        return None
-    return ["unshare", "-m", "sh", "-c", command]
-
-
 @pytest.mark.slow
 def test_a_full_disk_during_ingest_says_the_disk_is_full(tmp_path):
     """A real full file system: the store folder is a 64 kB tmpfs."""
@@ -200,12 +188,8 @@ def test_a_full_disk_during_ingest_says_the_disk_is_full(tmp_path):
     settings.corpus_dir.mkdir(parents=True)
     (settings.corpus_dir / "seed.md").write_text(seed_text(), encoding="utf-8")
     settings.store_path.mkdir()
-    command = in_private_mounts(f"mount -t tmpfs -o size=64k tmpfs '{settings.store_path}' && "
-                                f"exec '{VENV_BIN / 'rag'}' ingest --quiet")
-    if command is None:
-        pytest.skip("no private mount namespaces here")
-    run = subprocess.run(command, capture_output=True, text=True, env=isolated_env(settings),
-                         timeout=300)
+    prefix = in_private_mounts(f"mount -t tmpfs -o size=64k tmpfs '{settings.store_path}' && exec")
+    run = run_rag("ingest", "--quiet", settings=settings, prefix=prefix)
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
     (line,) = [x for x in run.stderr.splitlines() if x.startswith("error:")]
     assert "disk is full" in line and "free some space" in line

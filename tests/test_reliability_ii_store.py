@@ -21,7 +21,10 @@ import pytest
 
 from rag.index.chunks import catalog_path
 from rag.ingest import ingest
-from tests.support.reliability import VENV_BIN, free_port, isolated_env, make_settings, seed_text
+from tests.support.cli import run_rag
+from tests.support.mounts import in_private_mounts
+from tests.support.reliability import free_port, isolated_env, make_settings, seed_text
+from tests.support.waiting import wait_until
 
 MOVING = "harbour.txt"
 DOC = "corpus/harbour.txt"
@@ -163,7 +166,9 @@ def test_a_re_run_after_a_kill_between_writes_leaves_readers_current(harbour, po
     with Reader(harbour) as reader:
         killed = _writer(harbour, KILLED_INGEST, "7", point)
         assert killed.returncode == -signal.SIGKILL, killed.stderr
-        time.sleep(2)
+        asked = reader.answers + len(reader.errors)  # let readers meet the killed writer's store
+        wait_until(lambda: reader.answers + len(reader.errors) >= asked + 3, timeout=60,
+                   what="three more questions from the reader")
         assert _stored_versions(harbour) in ({0}, {7})  # the catalog is whole, old or new
         rerun = ingest(harbour.corpus_dir, harbour, progress=False)
         assert _stored_versions(harbour) == {7}
@@ -174,14 +179,6 @@ def test_a_re_run_after_a_kill_between_writes_leaves_readers_current(harbour, po
 
 
 # -- item 7: a damaged or read-only store ---------------------------------------------------
-def _rag(settings, *args: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess:
-    command = [str(VENV_BIN / "rag"), *args]
-    if prefix:
-        command = [*prefix[:-1], prefix[-1] + " " + " ".join(f"'{a}'" for a in command)]
-    return subprocess.run(command, capture_output=True, text=True, env=isolated_env(settings),
-                          timeout=300)
-
-
 def _one_error(run: subprocess.CompletedProcess, *words: str) -> str:
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
     (line,) = [x for x in run.stderr.splitlines() if x.startswith("error:")]
@@ -208,33 +205,22 @@ def _garble(path: Path, how: str) -> None:
 def test_a_damaged_store_says_rebuild_and_rebuild_works(harbour, target, how):
     path = catalog_path(harbour) if target == "catalog" else harbour.store_path / target
     _garble(path, how)
-    _one_error(_rag(harbour, "ask", "How did the harbour festival go?"), "damaged",
+    _one_error(run_rag("ask", "How did the harbour festival go?", settings=harbour), "damaged",
                "rag ingest --rebuild")
-    rebuilt = _rag(harbour, "ingest", "--rebuild", "--quiet")
+    rebuilt = run_rag("ingest", "--rebuild", "--quiet", settings=harbour)
     assert rebuilt.returncode == 0 and "Traceback" not in rebuilt.stderr, rebuilt.stderr
-    asked = _rag(harbour, "ask", "How did the harbour festival go?")
+    asked = run_rag("ask", "How did the harbour festival go?", settings=harbour)
     assert asked.returncode == 0 and "v000" in asked.stdout, asked.stderr
-
-
-def _read_only(settings) -> list[str] | None:
-    import shutil
-
-    if not shutil.which("unshare") or subprocess.run(["unshare", "-m", "true"],
-                                                     capture_output=True).returncode != 0:
-        return None
-    folder = settings.store_path
-    return ["unshare", "-m", "sh", "-c",
-            f"mount --bind '{folder}' '{folder}' && mount -o remount,bind,ro '{folder}' && exec"]
 
 
 @pytest.mark.slow
 def test_a_read_only_store_gives_one_line_saying_check_permissions(harbour):
-    prefix = _read_only(harbour)
-    if prefix is None:
-        pytest.skip("no private mount namespaces here (root ignores file modes)")
+    folder = harbour.store_path  # a read-only bind mount: root ignores file modes
+    prefix = in_private_mounts(f"mount --bind '{folder}' '{folder}' && "
+                               f"mount -o remount,bind,ro '{folder}' && exec")
     for command in (["ask", "How did the harbour festival go?"], ["ingest", "--quiet"],
                     ["ingest", "--rebuild", "--quiet"]):
-        line = _one_error(_rag(harbour, *command, prefix=prefix), "permissions")
+        line = _one_error(run_rag(*command, prefix=prefix, settings=harbour), "permissions")
         assert str(harbour.store_path) in line
 
 
@@ -260,7 +246,8 @@ def test_a_port_where_another_program_answers_is_reported_as_not_chroma(tmp_path
     try:
         settings = make_settings(tmp_path, store="server", chroma_host="127.0.0.1",
                                  chroma_port=server.server_address[1])
-        line = _one_error(_rag(settings, "ask", "Who met in Geneva?"), "not as a Chroma server",
+        line = _one_error(run_rag("ask", "Who met in Geneva?", settings=settings),
+                          "not as a Chroma server",
                           f"127.0.0.1:{server.server_address[1]}")
         assert "ValueError" not in line
     finally:
@@ -270,4 +257,4 @@ def test_a_port_where_another_program_answers_is_reported_as_not_chroma(tmp_path
 
 def test_a_port_where_nothing_listens_is_reported_as_not_reachable(tmp_path):
     settings = make_settings(tmp_path, store="server", chroma_host="127.0.0.1", chroma_port=free_port())
-    _one_error(_rag(settings, "ask", "Who met in Geneva?"), "not reachable", "chroma run")
+    _one_error(run_rag("ask", "Who met in Geneva?", settings=settings), "not reachable", "chroma run")

@@ -7,7 +7,6 @@ The model server is a fake of the OpenAI API on 127.0.0.1 answering 401.
 from __future__ import annotations
 
 import logging
-import subprocess
 import traceback
 
 import httpx
@@ -16,7 +15,8 @@ import pytest
 from rag.answer import Newsdesk
 from rag.config import ConfigError, describe, load_settings
 from rag.answer.generators import ModelError
-from tests.support.reliability import VENV_BIN, FakeOpenAI, isolated_env, send
+from tests.support.cli import run_rag
+from tests.support.reliability import FakeOpenAI, isolated_env, send
 
 KEY = "sk-live-SECRET-4f9a1c77e2b04d8d9b1e"
 PASSWORD = "hunter2-SECRET-password"
@@ -36,15 +36,10 @@ def _assert_no_secret(*texts: str) -> None:
         assert PASSWORD not in text, "the ui_auth password leaked"
 
 
-def _rag(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "rag"), *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
-
-
 @pytest.mark.parametrize("variable", ["OPENAI_API_KEY", "NEWSDESK_API_KEY"])
 def test_rag_config_masks_a_key_from_the_environment(seeded_settings, tmp_path, variable):
     env = isolated_env(seeded_settings, **{variable: KEY, "NEWSDESK_UI_AUTH": f"desk:{PASSWORD}"})
-    run = _rag(["config"], env, tmp_path)
+    run = run_rag("config", env=env, cwd=tmp_path, timeout=120)
     assert run.returncode == 0, run.stderr
     _assert_no_secret(run.stdout, run.stderr)
     assert "api_key" in run.stdout and "****** (set)" in run.stdout
@@ -54,7 +49,8 @@ def test_rag_config_masks_a_key_from_the_settings_file(seeded_settings, tmp_path
     (tmp_path / "newsdesk.toml").write_text(
         f'[default]\napi_key = "{KEY}"\nui_auth = "desk:{PASSWORD}"\n'
         f'[profiles.openai]\ngenerator = "openai"\n', encoding="utf-8")
-    run = _rag(["--profile", "openai", "config"], isolated_env(seeded_settings), tmp_path)
+    run = run_rag("--profile", "openai", "config", settings=seeded_settings, cwd=tmp_path,
+                  timeout=120)
     assert run.returncode == 0, run.stderr
     _assert_no_secret(run.stdout, run.stderr)
     assert run.stdout.count("****** (set)") == 2
@@ -109,7 +105,7 @@ def test_the_cli_with_debug_logging_does_not_print_a_rejected_key(seeded_setting
                                             base_url=rejecting_model.base_url)
     env = isolated_env(settings, OPENAI_API_KEY=KEY, OPENAI_LOG="debug",
                        NEWSDESK_GENERATOR="openai", NEWSDESK_BASE_URL=rejecting_model.base_url)
-    run = _rag(["ask", LAVROV], env, tmp_path)
+    run = run_rag("ask", LAVROV, env=env, cwd=tmp_path, timeout=120)
     assert run.returncode == 1
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: model server at {rejecting_model.base_url} rejected the "

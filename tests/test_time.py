@@ -197,7 +197,7 @@ def test_a_bare_year_stays_in_the_question_it_belongs_to():
 
 
 def test_latest_answers_from_the_newest_report_and_falls_back_when_it_is_silent():
-    from rag.answer.generators import ExtractiveGenerator
+    from rag.answer.extractive import ExtractiveGenerator
     from rag.answer.timeline import latest_draft
 
     passages = [_passage("new", "2024-05-24", "Port Alder bus drivers ratified the deal.", 0.1),

@@ -2,16 +2,14 @@
 as-of, dates named in questions, recency, timelines, and `--as-of` on the command line."""
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from rag.records import Filters
 from tests.conftest import REPO, make_settings
+from tests.support.cli import run_rag
 
 DATED = REPO / "eval" / "datasets" / "dated"
 STRIKE = "Port Alder bus strike"
@@ -78,33 +76,24 @@ def test_streaming_a_timeline_ends_with_the_same_answer(dated_desk):
     assert "".join(pieces).strip() and final.answer == dated_desk.answer(question).answer
 
 
-def _rag(workdir, *args):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("NEWSDESK_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 @pytest.mark.slow
 def test_cli_as_of_answers_as_on_that_date(tmp_path):
     shutil.copytree(DATED, tmp_path / "corpus")
-    assert _rag(tmp_path, "ingest", "corpus", "--quiet").returncode == 0
-    result = _rag(tmp_path, "ask", "Who is Kestrel Motors' chief executive?", "--json",
-                  "--as-of", "2022-01-20")
+    assert run_rag("ingest", "corpus", "--quiet", cwd=tmp_path).returncode == 0
+    result = run_rag("ask", "Who is Kestrel Motors' chief executive?", "--json",
+                     "--as-of", "2022-01-20", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["time"]["as_of"] == "2022-01-20"
     assert data["passages"] and all(p["date"] <= "2022-01-20" for p in data["passages"])
     assert "Lindqvist" in data["answer"] and "Osei" not in data["answer"]
-    chat = subprocess.run([sys.executable, "-m", "rag.cli", "chat", "--as-of", "2022-01-20"],
-                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
-                          input="Who is the chief executive of Kestrel Motors now?\n",
-                          capture_output=True, timeout=300)
+    chat = run_rag("chat", "--as-of", "2022-01-20", cwd=tmp_path,
+                   input="Who is the chief executive of Kestrel Motors now?\n")
     assert chat.returncode == 0 and "Lindqvist" in chat.stdout and "Osei" not in chat.stdout
 
 
 def test_cli_refuses_an_as_of_that_is_not_a_date(tmp_path):
-    result = _rag(tmp_path, "ask", "Who met?", "--as-of", "June 3")
+    result = run_rag("ask", "Who met?", "--as-of", "June 3", cwd=tmp_path)
     assert result.returncode == 2 and "--as-of" in result.stderr and "2024-06-03" in result.stderr
 
 

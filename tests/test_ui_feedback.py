@@ -8,7 +8,7 @@ import json
 from click.testing import CliRunner
 
 from eval.datasets import load_jsonl
-from rag.answer.generators import ExtractiveGenerator
+from rag.answer.extractive import ExtractiveGenerator
 from rag.config import Settings
 
 ENTRY = {"time": "2026-11-29T08:00:00+00:00", "rating": "down", "comment": "wrong person",

@@ -21,6 +21,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from eval.bench.common import free_port  # noqa: E402  (shared with the benchmark)
 from rag.config import Settings  # noqa: E402
+from tests.support.settings import make_settings as support_settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -28,16 +29,10 @@ LAVROV = "What did Lavrov demand?"
 
 
 def make_settings(root: Path, **overrides) -> Settings:
-    """Settings over a copy of corpus/ in root, with a store in root (defaults otherwise,
-    so newsdesk.toml and NEWSDESK_* variables do not leak into the test)."""
-    corpus = root / "corpus"
-    if not corpus.exists():
-        shutil.copytree(CORPUS, corpus)
-    values = dict(corpus_dir=corpus, store_path=root / "chroma", collection="ui-test",
-                  feedback_path=root / "feedback.jsonl",
-                  ui_port=free_port())
-    values.update(overrides)
-    return Settings(**values)
+    """The test kit's settings (tests.support.settings) over a copy of corpus/ in root,
+    with the page's own collection and a free port."""
+    return support_settings(root, copy_corpus=True,
+                            **{"collection": "ui-test", "ui_port": free_port(), **overrides})
 
 
 def ingested_settings(root: Path, **overrides) -> Settings:

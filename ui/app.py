@@ -32,7 +32,8 @@ import gradio as gr  # noqa: E402
 from rag.answer import Answer, Newsdesk, QuestionError  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.index.embeddings import EmbeddingError  # noqa: E402
-from rag.answer.generators import REFUSAL_SENTINEL, ModelError  # noqa: E402
+from rag.answer.generators import ModelError, generator_class  # noqa: E402
+from rag.answer.outcome import Outcome  # noqa: E402
 from rag.records import Filters  # noqa: E402
 from rag.index.store import EmptyIndexError, StoreError, store_address  # noqa: E402
 from ui.render import (CSS, EMPTY_SOURCES, PAGE_JS, answer_markdown, esc,  # noqa: E402
@@ -243,10 +244,7 @@ def _copy_session(session: dict[str, Any]) -> dict[str, Any]:
 
 
 def _visible_draft(text: str) -> str:
-    """The streamed draft as shown; a refusal sentinel being written is not shown."""
-    stripped = text.strip()
-    if stripped and REFUSAL_SENTINEL.startswith(stripped.upper()):
-        return "…"
+    """The streamed draft as shown (a model generator holds back a refusal being written)."""
     return md_text(text) + " ▍"
 
 
@@ -262,11 +260,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def _corpus_markdown(settings: Settings, facts: CorpusFacts) -> str:
-    if settings.generator == "extractive":
-        writer = "extractive: no language model, quotes the best sentences"
-    else:
-        where = settings.base_url or "https://api.openai.com/v1"
-        writer = f"{md_text(settings.generator)}: model `{settings.model.replace('`', '')}` at {md_text(where)}"
+    writer = (f"{md_text(settings.generator)}: "
+              f"{md_text(generator_class(settings.generator).describe(settings))}")
     span = ""
     if facts.first_date:
         span = (f", dated {facts.first_date}" if facts.first_date == facts.last_date
@@ -363,7 +358,7 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                     yield messages, "", working, session, gr.skip()
             if answer is None:
                 raise RuntimeError("the answer stream ended without an answer")
-            if answer.refused and not answer.passages and desk.is_empty():
+            if answer.outcome is Outcome.NO_PASSAGES and desk.is_empty():
                 raise EmptyIndexError(f"no articles in collection {settings.collection!r}: "
                                       f"run `rag ingest {settings.corpus_dir}`")
         except Exception as err:  # noqa: BLE001 - every failure becomes a message

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
+from rag.text import MARKER as _PLAIN_MARKER, MARKER_DIGITS
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~<>&$:@])")  # ":" "@": no autolinked URLs or emails
 _WWW = re.compile(r"\b(www)\.", re.IGNORECASE)  # "www.x.org" autolinks too
 _MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+\.)", re.MULTILINE)
-_MARKER = re.compile(r"\\\[(\d{1,3})\\\]")
+_MARKER = re.compile(rf"\\\[({MARKER_DIGITS})\\\]")  # a marker as md_text escapes it
 CONTEXT_CHARS = 220  # article text shown either side of a highlighted quote
 
 
@@ -82,8 +84,6 @@ def answer_markdown(answer_text: str, quotes: dict[int, str] | None = None,
 
     return _MARKER.sub(link, shown)
 
-
-_PLAIN_MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def renumber(result: dict[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 from rag.records import Citation, Passage, Span
-from rag.text import normalise_markers, split_sentences, support
-_MARKER = re.compile(r"\[(\d+)\]")  # any length: "[99999999999]" must not survive as text
+from rag.text import MARKER as _MARKER, normalise_markers, split_sentences, support
+
+# any length: "[99999999999]" must not survive as text
 MIN_SUPPORT_TO_ADD = 0.5
 
 

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from rag.answer.citations import check_citations
-from rag.answer.generators import AnswerWriter, Draft, make_generator
-from rag.answer.timeline import label_dates, latest_draft, write_timeline
+from rag.answer.generators import Draft, Generator, make_generator
+from rag.answer.outcome import Outcome, draft_outcome, retrieval_outcome
+from rag.answer.timeline import label_dates, latest_draft
 from rag.config import Settings
 from rag.errors import NewsdeskError
 from rag.records import Citation, Filters, Passage
@@ -66,7 +67,7 @@ class Answer:
 
     question: str
     answer: str
-    refused: bool
+    refused: bool            # outcome.refused, kept for the contract
     citations: list[Citation]
     passages: list[Passage]
     generator: str
@@ -77,6 +78,7 @@ class Answer:
     timings_ms: dict[str, int] = field(default_factory=dict)
     time: TimeInterpretation | None = None
     short_answer: ShortAnswer | None = None
+    outcome: Outcome = Outcome.NO_PASSAGES
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: citations with quotes and offsets, passages with scores."""
@@ -94,6 +96,7 @@ class Answer:
             "time": self.time.to_dict() if self.time else None,
             "citation_check": self.citation_check, "timings_ms": self.timings_ms,
             "short_answer": asdict(self.short_answer) if self.short_answer else None,
+            "outcome": self.outcome.value,
         }
 
 
@@ -123,11 +126,10 @@ def clean_history(history: object) -> list[dict]:
 class Newsdesk:
     """The question-answering pipeline over one collection."""
 
-    def __init__(self, settings: Settings, generator: AnswerWriter | None = None) -> None:
+    def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
         self.settings = settings
+        self.generator = generator or make_generator(settings)  # checks the generator setting first
         self.retriever = Retriever(settings)
-        self.generator = generator or make_generator(settings)
-        self._timeline_cache: dict[str, Any] = {}
         self._newest: tuple[int | None, str | None] = (None, None)
 
     def _prepare(self, question: str, history: list[dict] | None, top_k: int | None,
@@ -166,25 +168,26 @@ class Newsdesk:
 
     def _finish(self, question: str, standalone: str, retrieval: Retrieval, relevance: float,
                 draft: Draft | None, timings: dict[str, int], started: float,
-                interpretation: TimeInterpretation | None = None) -> Answer:
+                interpretation: TimeInterpretation | None = None,
+                refusal: Outcome | None = None) -> Answer:
+        """The checked answer; `refusal` is the outcome decided before generating."""
         passages = retrieval.passages
         answer = Answer(question=question, answer=REFUSAL_TEXT, refused=True, citations=[],
                         passages=passages, generator=self.generator.name,
                         standalone_question=standalone, relevance=relevance,
-                        steps=retrieval.steps, timings_ms=timings, time=interpretation)
-        if draft is not None and not draft.refused:
+                        steps=retrieval.steps, timings_ms=timings, time=interpretation,
+                        outcome=refusal or draft_outcome(draft, ""))
+        if refusal is None and draft is not None and not draft.refused:
             check_started = time.perf_counter()
             text, citations, check = check_citations(draft.text, passages)
             timings["check"] = _ms(check_started)
             answer.citation_check = {"removed": check.removed, "added": check.added}
-            if text.strip():
+            answer.outcome = draft_outcome(draft, text)
+            if not answer.outcome.refused:
                 answer.answer, answer.citations, answer.refused = text, citations, False
                 answer.short_answer = check_short_answer(draft, text, citations, passages)
         timings["total"] = _ms(started)
         return answer
-
-    def _relevant(self, passages: list[Passage], relevance: float) -> bool:
-        return bool(passages) and relevance >= self.settings.min_relevance
 
     def answer(self, question: str, history: list[dict] | None = None, top_k: int | None = None,
                filters: Filters = Filters(), as_of: str | None = None) -> Answer:
@@ -206,16 +209,16 @@ class Newsdesk:
             question, history, top_k, filters, as_of, timings)
         passages = retrieval.passages
         draft = None
-        if self._relevant(passages, relevance):
+        refusal = retrieval_outcome(bool(passages), relevance, self.settings.min_relevance)
+        if refusal is None:
             generate_started = time.perf_counter()
             timeline = interpretation is not None and interpretation.order == CHRONOLOGICAL
-            if timeline or self.generator.name == "extractive":
-                # written whole: a timeline, or an extractive answer whose sentences may
-                # get "As of DATE:" labels (rag.answer.timeline)
+            if timeline or not self.generator.streams:
+                # written whole: a timeline, or an answer that is not streamed, whose
+                # sentences may get "As of DATE:" labels (rag.answer.timeline)
                 topic = topic_question(standalone, interpretation)
                 if timeline:
-                    draft = write_timeline(self.generator, topic, passages, self.settings,
-                                           self._timeline_cache)
+                    draft = self.generator.timeline(topic, passages)
                 elif interpretation is not None and interpretation.order == NEWEST:
                     draft = label_dates(latest_draft(self.generator, topic, passages), passages)
                 else:
@@ -228,7 +231,7 @@ class Newsdesk:
                 draft = self.generator.generate(standalone, passages)
             timings["generate"] = _ms(generate_started)
         yield self._finish(question, standalone, retrieval, relevance, draft, timings, started,
-                           interpretation)
+                           interpretation, refusal)
 
 
 def _ms(since: float) -> int:

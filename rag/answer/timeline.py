@@ -4,20 +4,18 @@ whose facts come from articles of different dates ("As of June 10, 2024: ...").
 A timeline lists the key dated events in chronological order, one sentence each from a
 different article, each starting with its date and citing its passage. The extractive
 writer picks each article's sentence that best covers the question's topic; model
-generators get a prompt of their own (prompts/timeline_*.md).
+generators write their own (`Generator.timeline`, prompts/timeline_*.md).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
 
-from rag.answer.generators import (REFUSAL_SENTINEL, AnswerWriter, Draft, chat_model,
-                                   format_passages, looks_like_refusal, model_errors, read_prompt)
-from rag.config import Settings
+from rag.answer.generators.base import Draft, Generator
+from rag.answer.outcome import Outcome
 from rag.records import Passage
-from rag.text import content_terms, safe_text, split_sentences, strip_markers
+from rag.text import MARKER, MARKER_DIGITS, content_terms, split_sentences, strip_markers
 
 # words that ask for a timeline rather than name its topic
 _INTENT_WORDS = content_terms("how did does has have unfold unfolded develop developed evolve "
@@ -26,7 +24,7 @@ _INTENT_WORDS = content_terms("how did does has have unfold unfolded develop dev
                               "since story key")
 MIN_TOPIC_SHARE = 0.5   # an event must cover this share of the best event's topic words
 LATEST_MIN_SHARE = 0.75  # "latest": the newest report may miss a question word in four
-_SEGMENT = re.compile(r"\s*(.+?(?:\s*\[\d+\])+)")
+_SEGMENT = re.compile(rf"\s*(.+?(?:\s*\[{MARKER_DIGITS}\])+)")  # "text [1][2]"
 
 
 def spoken_date(iso: str | None) -> str:
@@ -57,7 +55,7 @@ def extractive_timeline(question: str, passages: list[Passage], max_events: int)
             if share > 0 and (kept is None or share > kept[0]):
                 best_per_article[passage.doc_id] = (share, passage, text)
     if not best_per_article:
-        return Draft(REFUSAL_SENTINEL, refused=True)
+        return Draft.refusal(Outcome.BY_EVIDENCE)
     top = max(share for share, _, _ in best_per_article.values())
     events, seen_texts = [], set()
     for share, passage, text in sorted(best_per_article.values(),
@@ -72,39 +70,7 @@ def extractive_timeline(question: str, passages: list[Passage], max_events: int)
     return Draft(" ".join(f"{spoken_date(p.date)}: {text} [{p.n}]" for p, text in events))
 
 
-class ModelTimeline:
-    """A chat model writing the timeline with prompts/timeline_system.md and _user.md."""
-
-    def __init__(self, settings: Settings) -> None:
-        from langchain_core.output_parsers import StrOutputParser
-        from langchain_core.prompts import ChatPromptTemplate
-
-        prompt = ChatPromptTemplate.from_messages(
-            [("system", read_prompt("timeline_system.md")), ("human", read_prompt("timeline_user.md"))])
-        self.chain = prompt | chat_model(settings) | StrOutputParser()
-        self.settings = settings
-
-    def generate(self, question: str, passages: list[Passage]) -> Draft:
-        ordered = sorted(passages, key=lambda p: (p.date or "9999-99-99", p.n))
-        with model_errors(self.settings):
-            text = safe_text(self.chain.invoke({"question": question,
-                                                "max_events": self.settings.timeline_events,
-                                                "passages": format_passages(ordered)}))
-        return Draft(text, refused=looks_like_refusal(text))
-
-
-def write_timeline(generator: AnswerWriter, question: str, passages: list[Passage],
-                   settings: Settings, cache: dict[str, Any]) -> Draft:
-    """The timeline draft from the generator in use (extractive, or a model's own prompt);
-    `cache` keeps the model chain between questions."""
-    if generator.name == "extractive":
-        return extractive_timeline(question, passages, settings.timeline_events)
-    if "model" not in cache:
-        cache["model"] = ModelTimeline(settings)
-    return cache["model"].generate(question, passages)
-
-
-def latest_draft(generator: AnswerWriter, question: str, passages: list[Passage]) -> Draft:
+def latest_draft(generator: Generator, question: str, passages: list[Passage]) -> Draft:
     """For "latest"/"now" questions (passages newest first): the answer from the newest
     report's passages when it covers nearly as many of the question's words
     (`LATEST_MIN_SHARE`) as the answer from all passages, else the latter."""
@@ -129,7 +95,7 @@ def label_dates(draft: Draft, passages: list[Passage]) -> Draft:
     if draft.refused:
         return draft
     by_n = {p.n: p for p in passages}
-    segments = [(m.group(1), [int(n) for n in re.findall(r"\[(\d+)\]", m.group(1))])
+    segments = [(m.group(1), [int(n) for n in MARKER.findall(m.group(1))])
                 for m in _SEGMENT.finditer(draft.text)]
     dates = [max((by_n[n].date or "" for n in numbers if n in by_n), default="")
              for _, numbers in segments]

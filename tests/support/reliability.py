@@ -1,5 +1,6 @@
-"""Helpers for the reliability and security tests: isolated settings, a corpus big enough
-to interrupt, a real `chroma run` server, and a tiny HTTP server that plays the OpenAI API.
+"""Helpers for the reliability and security tests: a corpus big enough to interrupt, a
+real `chroma run` server and the answer-contract check (settings and the fake OpenAI API
+are the test kit's: tests.support.settings, tests.support.fake_openai).
 
 Only the OpenAI API is faked (it is outside the machine); Chroma, the embedding model
 and the stores are the real ones.
@@ -9,46 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from eval.bench.common import ChromaServer, free_port  # noqa: F401  (shared with the benchmark)
 from rag.config import Settings
+# the test kit's settings factory and fake OpenAI server, re-exported for older imports
+from tests.support.fake_openai import FakeOpenAI, chat_completion, send  # noqa: F401
+from tests.support.settings import (REPO, SEED_DIR, VENV_BIN, isolated_env,  # noqa: F401
+                                    make_settings)
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
-SEED_DIR = REPO / "corpus"
 RGB_FILE = REPO.parent / "shared" / "datasets" / "rgb" / "en_fact.json"
-
-
-def make_settings(tmp: Path, **overrides: Any) -> Settings:
-    """Settings isolated in tmp (own store, corpus and lock), whatever the cwd holds."""
-    values: dict[str, Any] = {"corpus_dir": tmp / "corpus", "store_path": tmp / "chroma",
-                              "collection": "newsdesk-test"}
-    values.update(overrides)
-    return Settings(**values)
-
-
-def isolated_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """Environment for a `rag` subprocess that uses exactly these settings."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NEWSDESK_") and k != "OPENAI_API_KEY"}
-    for name in ("corpus_dir", "store", "store_path", "chroma_host", "chroma_port", "collection",
-                 "embedding_batch_size", "chunk_tokens", "chunk_overlap", "generator",
-                 "base_url", "model", "request_timeout"):
-        value = getattr(settings, name)
-        if value is not None:
-            env["NEWSDESK_" + name.upper()] = str(value)
-    env.update(GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False",
-               HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    env.update(extra)
-    return env
 
 
 def seed_text() -> str:
@@ -119,84 +92,6 @@ def running_chroma(path: Path) -> Iterator[ChromaServer]:
         yield server
     finally:
         server.stop()
-
-
-# --- a fake OpenAI API ---------------------------------------------------------------
-
-Reply = Callable[[BaseHTTPRequestHandler, dict], None]
-
-
-def chat_completion(content: str, model: str = "fake-model") -> dict:
-    """An OpenAI chat.completions response body carrying `content`."""
-    return {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-
-
-def send(handler: BaseHTTPRequestHandler, status: int, body: bytes | str | dict,
-         content_type: str = "application/json") -> None:
-    """Write a whole HTTP response."""
-    if isinstance(body, dict):
-        body = json.dumps(body)
-    if isinstance(body, str):
-        body = body.encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", content_type)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-class FakeOpenAI:
-    """An HTTP server on 127.0.0.1 whose replies the test chooses; records each request
-    (path, headers with lower-case names, JSON body). `base_url` ends in /v1 like the
-    real API."""
-
-    def __init__(self, reply: Reply, port: int = 0) -> None:
-        self.reply = reply
-        self.requests: list[dict] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw or b"{}")
-                except ValueError:
-                    body = {}
-                fake.requests.append({"path": self.path,
-                                      "headers": {k.lower(): v for k, v in self.headers.items()},
-                                      "body": body})
-                try:
-                    fake.reply(self, body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            do_GET = do_POST
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> "FakeOpenAI":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # --- checks on the answer contract ---------------------------------------------------
