@@ -109,7 +109,7 @@ class Settings(BaseModel):
         description="Weight of the BM25 ranking against the dense one in rank fusion "
                     "(0.5 measured best overall on seed + RGB; see README).")
     lexical_max_postings: int = Field(
-        20_000, ge=0,
+        10_000, ge=0,
         description="BM25 scores at most about this many chunks per question: the question's "
                     "most frequent words are left out (rarest kept first) until the chunks the "
                     "rest match add up to this; 0 = every word (the work then grows with the "
