@@ -146,6 +146,10 @@ class ChunkIndex:
         """Chunks holding any of the words (BM25's candidates before ranking)."""
         return self.catalog.match_count(words)
 
+    def bounded_words(self, words: list[str], max_postings: int | None) -> list[str]:
+        """The words BM25 uses within a budget of matched chunks (`Catalog.bounded_words`)."""
+        return self.catalog.bounded_words(words, max_postings)
+
     def iter_rows(self, batch: int = 5000) -> Iterator[list[ChunkRow]]:
         """Every stored row, in pages of `batch`."""
         return self.catalog.iter_rows(batch)
