@@ -71,3 +71,15 @@ def test_unbounded_and_generous_budgets_rank_alike(tmp_path):
 def test_the_budget_is_a_setting_with_a_bound_by_default():
     assert Settings().lexical_max_postings > 0
     assert Settings(lexical_max_postings=0).lexical_max_postings == 0
+
+
+def test_a_source_and_date_filter_is_counted_from_one_covering_index(tmp_path):
+    catalog = _catalog(tmp_path)
+    filters = Filters(sources=("Wire",), date_from="2024-05-02", date_to="2024-05-06")
+    assert catalog.count(filters) == 3
+    from rag.index.catalog import filter_sql
+
+    where, params = filter_sql(filters)
+    plan = " ".join(str(r) for r in catalog._connection().execute(
+        f"EXPLAIN QUERY PLAN SELECT count(*) FROM chunks c WHERE {where}", params))
+    assert "COVERING INDEX chunks_source_date" in plan

@@ -53,6 +53,7 @@ CREATE INDEX IF NOT EXISTS chunks_text_key ON chunks(text_key);
 CREATE INDEX IF NOT EXISTS chunks_story ON chunks(story_id);
 CREATE INDEX IF NOT EXISTS chunks_date ON chunks(date_int);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE INDEX IF NOT EXISTS chunks_source_date ON chunks(source, date_int);
 CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(words, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
