@@ -93,9 +93,10 @@ class Settings(BaseModel):
     chunk_tokens: int = Field(160, ge=32, le=1000, description="Target chunk size in tokens.")
     chunk_overlap: int = Field(40, ge=0, le=500, description="Tokens shared by neighbouring chunks.")
     copy_threshold: float = Field(
-        0.75, gt=0.0, le=1.0,
+        0.7, gt=0.0, le=1.0,
         description="Two articles are copies of one story (syndicated) when this share of the "
-                    "smaller one's word shingles is in the other (MinHash estimate; measured by "
+                    "smaller one's shingles, or of either one's paragraphs after the lede, is in "
+                    "the other (house style normalised; measured by "
                     "`python -m eval.bench.copies`, see README).")
     copy_shingle_words: int = Field(
         5, ge=1, le=20, description="Words per shingle when comparing articles for copies.")

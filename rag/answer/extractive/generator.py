@@ -11,9 +11,9 @@ from datetime import date
 
 from rag.answer.extractive.answer_types import (NAME, Candidate as AnswerCandidate, answer_type,
                                                 candidates, fits, is_new, named_words,
-                                                asked_noun, strength, words_of)
+                                                strength, words_of)
 from rag.answer.extractive.scorer import DenseSimilarity, SentenceScorer
-from rag.answer.extractive.short_answers import phrase_after, rank, term_positions, with_noun
+from rag.answer.extractive.short_answers import rank, short_answer_for, term_positions
 from rag.answer.generators.base import Draft, Generator
 from rag.answer.generators.registry import register
 from rag.answer.outcome import Outcome
@@ -206,11 +206,9 @@ class ExtractiveGenerator(Generator):
         if best.probability < self.threshold:
             return Draft.refusal(Outcome.BY_EVIDENCE)
         chosen = [best]
-        noun = asked_noun(question)
-        short = self._answer(best, wanted) if wanted_type else phrase_after(
-            best.span, wanted, why=bool(re.match(r"\W*why\b", question, re.IGNORECASE)))
-        if short is not None and noun and best.span.start <= short.start:
-            short = with_noun(best.span, short, noun)
+        short = short_answer_for(question, best.span,   # typed and of the asked unit, or None
+                                 antecedent=best.antecedent[0] if best.antecedent else None,
+                                 passages=passages, own_n=best.passage.n)
         if short is not None and short.start < best.span.start and best.antecedent:
             chosen.append(_Sentence(best.passage, best.antecedent[1], set(), set()))
         else:
