@@ -112,6 +112,12 @@ class Settings(BaseModel):
         0.5, ge=0.0, le=2.0,
         description="Weight of the BM25 ranking against the dense one in rank fusion "
                     "(0.5 measured best overall on seed + RGB; see README).")
+    lexical_max_postings: int = Field(
+        10_000, ge=0,
+        description="BM25 scores at most about this many chunks per question: the question's "
+                    "most frequent words are left out (rarest kept first) until the chunks the "
+                    "rest match add up to this; 0 = every word (the work then grows with the "
+                    "archive). Measured by `python -m eval.bench --only retrieval`.")
     post_retrieval: list[str] = Field(
         default_factory=lambda: ["collapse_copies", "time_rank"],
         description="Steps applied, in order, to the fused passages before the generator "
@@ -128,6 +134,15 @@ class Settings(BaseModel):
         description="time_rank: for \"latest\"/\"now\" questions, passages holding at least this "
                     "share of the question words the best passage holds count as on topic and "
                     "come first, newest first.")
+    recency_weight: float = Field(
+        1.0, ge=0.0, le=5.0,
+        description="time_rank: with an as-of date, a passage's fused score gains this many "
+                    "times the best passage's score for an article of the as-of day, halving "
+                    "every recency_half_life_days before it (fitted on RealTime QA's "
+                    "calibration part by `python -m eval.bench.retrieval_fit`; 0 = off).")
+    recency_half_life_days: float = Field(
+        30.0, gt=0.0, le=3650.0,
+        description="time_rank: days after which an article's recency bonus halves.")
     timeline_events: int = Field(
         6, ge=2, le=20,
         description="Timeline questions (\"how did X unfold\"): most dated events listed, each "

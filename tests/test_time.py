@@ -208,6 +208,28 @@ def test_latest_answers_from_the_newest_report_and_falls_back_when_it_is_silent(
     assert latest_draft(writer, "Who mediates the Port Alder bus talks?", passages).text.endswith("[2]")
 
 
+def test_recency_is_one_on_the_as_of_day_and_halves_each_half_life():
+    from rag.search.time import recency
+
+    assert recency("2024-06-12", AS_OF, 30) == 1.0
+    assert abs(recency("2024-05-13", AS_OF, 30) - 0.5) < 1e-9
+    assert recency("2024-06-13", AS_OF, 30) == 0.0 and recency(None, AS_OF, 30) == 0.0
+
+
+def test_with_an_as_of_date_a_fresh_report_overtakes_an_equally_relevant_old_one():
+    pool = [_passage("old", "2021-06-10", "Port Alder bus drivers went on strike.", 0.030),
+            _passage("fresh", "2024-06-10", "Port Alder bus drivers went on strike again.", 0.028),
+            _passage("undated", None, "Port Alder buses.", 0.029)]
+    step = TimeRank(recency_weight=0.5, recency_half_life_days=30)
+    ranked = step(list(pool), Query(question="Why did Port Alder bus drivers strike?", as_of=AS_OF))
+    assert [p.doc_id for p in ranked] == ["fresh", "old", "undated"]
+    assert [p.score for p in pool] == [0.030, 0.028, 0.029]  # the candidates are not altered
+    unchanged = TimeRank(recency_weight=0.5)(list(pool), Query(question="Why did they strike?"))
+    assert [p.doc_id for p in unchanged] == ["old", "fresh", "undated"]  # no as-of: no recency
+    off = TimeRank(recency_weight=0.0)(list(pool), Query(question="Why?", as_of=AS_OF))
+    assert [p.doc_id for p in off] == ["old", "fresh", "undated"]
+
+
 # -- issue 20: day words in articles, read against the article's date ----------------------
 
 def test_day_words_are_read_against_the_articles_own_date():

@@ -53,6 +53,7 @@ CREATE INDEX IF NOT EXISTS chunks_text_key ON chunks(text_key);
 CREATE INDEX IF NOT EXISTS chunks_story ON chunks(story_id);
 CREATE INDEX IF NOT EXISTS chunks_date ON chunks(date_int);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE INDEX IF NOT EXISTS chunks_source_date ON chunks(source, date_int);
 CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(words, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -229,17 +230,65 @@ class Catalog:
         return None if len(ids) > limit else ids
 
     @_explained
-    def search_words(self, words: list[str], k: int, filters: Filters) -> list[tuple[ChunkRow, float]]:
-        """The k best chunks for the words by BM25 (FTS5), filters applied, best first."""
-        expression = match_expression(words)
+    def document_frequencies(self, words: list[str]) -> dict[str, int]:
+        """word -> how many chunks hold it (FTS5's own vocabulary; absent words are 0)."""
+        distinct = sorted(set(w for w in words if w))
+        if not distinct:
+            return {}
+        conn = self._connection()
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.terms_vocab "
+                     "USING fts5vocab(main, terms, 'row')")
+        found = dict(conn.execute(f"SELECT term, doc FROM temp.terms_vocab WHERE term IN "
+                                  f"({','.join('?' * len(distinct))})", distinct))
+        return {w: int(found.get(w, 0)) for w in distinct}
+
+    def bounded_words(self, words: list[str], max_postings: int | None) -> list[str]:
+        """The question's words, rarest first, kept while the chunks they match add up to
+        at most `max_postings` (the rarest word is always kept): BM25 then scores a bounded
+        number of chunks whatever the archive's size. The words dropped are the most
+        frequent ones, which weigh least in BM25 (low idf). Repeats of a kept word stay.
+        None or a small archive: every word."""
+        if not max_postings or len(set(words)) < 2:
+            return list(words)
+        frequencies = self.document_frequencies(words)
+        if sum(frequencies.values()) <= max_postings:
+            return list(words)
+        kept: set[str] = set()
+        total = 0
+        for word in sorted(frequencies, key=lambda w: (frequencies[w], w)):
+            if kept and total + frequencies[word] > max_postings:
+                break
+            kept.add(word)
+            total += frequencies[word]
+        return [w for w in words if w in kept]
+
+    @_explained
+    def search_words(self, words: list[str], k: int, filters: Filters,
+                     max_postings: int | None = None) -> list[tuple[ChunkRow, float]]:
+        """The k best chunks for the words by BM25 (FTS5), filters applied, best first;
+        with `max_postings`, the most frequent words are left out first (`bounded_words`).
+
+        FTS5 ranks the matches alone (row ids and scores), then the k winners' rows are
+        read: the full rows of every match never go through the sort."""
+        expression = match_expression(self.bounded_words(words, max_postings))
         if expression is None or k <= 0:
             return []
-        where, params = filter_sql(filters)
-        query = (f"SELECT {', '.join('c.' + n for n in COLUMNS)}, bm25(terms) AS rank "
-                 f"FROM terms JOIN chunks c ON c.rowid = terms.rowid "
-                 f"WHERE terms MATCH ? AND {where} ORDER BY rank LIMIT ?")
-        rows = self._connection().execute(query, [expression, *params, k])
-        return [(ChunkRow(*row[:-1]), -float(row[-1])) for row in rows]
+        conn = self._connection()
+        if filters.active:
+            where, params = filter_sql(filters)
+            ranked = conn.execute(
+                f"SELECT terms.rowid, bm25(terms) AS rank FROM terms JOIN chunks c ON "
+                f"c.rowid = terms.rowid WHERE terms MATCH ? AND {where} ORDER BY rank LIMIT ?",
+                [expression, *params, k]).fetchall()
+        else:
+            ranked = conn.execute("SELECT rowid, rank FROM terms WHERE terms MATCH ? "
+                                  "ORDER BY rank LIMIT ?", [expression, k]).fetchall()
+        if not ranked:
+            return []
+        rows = {row[0]: ChunkRow(*row[1:]) for row in conn.execute(
+            f"{_SELECT.replace('SELECT ', 'SELECT c.rowid, ')} WHERE c.rowid IN "
+            f"({','.join('?' * len(ranked))})", [rowid for rowid, _ in ranked])}
+        return [(rows[rowid], -float(rank)) for rowid, rank in ranked if rowid in rows]
 
     @_explained
     def facts(self) -> dict:

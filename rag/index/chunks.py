@@ -146,6 +146,10 @@ class ChunkIndex:
         """Chunks holding any of the words (BM25's candidates before ranking)."""
         return self.catalog.match_count(words)
 
+    def bounded_words(self, words: list[str], max_postings: int | None) -> list[str]:
+        """The words BM25 uses within a budget of matched chunks (`Catalog.bounded_words`)."""
+        return self.catalog.bounded_words(words, max_postings)
+
     def iter_rows(self, batch: int = 5000) -> Iterator[list[ChunkRow]]:
         """Every stored row, in pages of `batch`."""
         return self.catalog.iter_rows(batch)
@@ -234,10 +238,13 @@ class ChunkIndex:
             passages.append(passage)
         return passages
 
-    def lexical(self, words: list[str], k: int, filters: Filters = Filters()) -> list[Passage]:
-        """Best chunks by BM25 over their content words, filters applied, best first."""
+    def lexical(self, words: list[str], k: int, filters: Filters = Filters(),
+                max_postings: int | None = None) -> list[Passage]:
+        """Best chunks by BM25 over their content words, filters applied, best first; with
+        `max_postings` the most frequent words are dropped until the chunks the rest
+        match add up to at most that many (`Catalog.bounded_words`)."""
         passages = []
-        for row, score in self.catalog.search_words(words, k, filters):
+        for row, score in self.catalog.search_words(words, k, filters, max_postings):
             passage = to_passage(row)
             passage.bm25_score = score
             passages.append(passage)

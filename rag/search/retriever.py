@@ -40,13 +40,20 @@ class Retriever:
         self.index: ChunkIndex = open_index(settings, embedding_name(self.embeddings),
                                             getattr(self.embeddings, "dimension", None))
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Use other search settings (weights, steps) over the same store and model."""
+        self.settings = settings
+        self.steps = make_steps(settings)
+
     def dense(self, question: str, k: int, filters: Filters = Filters()) -> list[Passage]:
         """Nearest chunks to the question's embedding."""
         return self.index.dense(self.embeddings.embed_query(question), k, filters)
 
     def lexical(self, question: str, k: int, filters: Filters = Filters()) -> list[Passage]:
-        """Best BM25 chunks for the question's content words."""
-        return self.index.lexical(tokenize([question])[0], k, filters)
+        """Best BM25 chunks for the question's content words (the most frequent left out
+        beyond `lexical_max_postings`)."""
+        return self.index.lexical(tokenize([question])[0], k, filters,
+                                  self.settings.lexical_max_postings or None)
 
     def search(self, question: str, top_k: int | None = None,
                filters: Filters = Filters()) -> list[Passage]:

@@ -288,34 +288,70 @@ def _in_window(passage: Passage, interpretation: TimeInterpretation, lag_days: i
 
 @register_step("time_rank")
 class TimeRank(Step):
-    """The `time_rank` step (see `time_rank`), with its settings `time_report_lag_days`
-    and `recency_topic_share`."""
+    """The `time_rank` step (see `time_rank`), with its settings `time_report_lag_days`,
+    `recency_topic_share`, `recency_weight` and `recency_half_life_days`."""
 
     reads_time = True
 
-    def __init__(self, report_lag_days: int = 2, recency_topic_share: float = 0.6) -> None:
+    def __init__(self, report_lag_days: int = 2, recency_topic_share: float = 0.6,
+                 recency_weight: float = 0.0, recency_half_life_days: float = 30.0) -> None:
         self.report_lag_days = report_lag_days
         self.recency_topic_share = recency_topic_share
+        self.recency_weight = recency_weight
+        self.recency_half_life_days = recency_half_life_days
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TimeRank":
-        return cls(settings.time_report_lag_days, settings.recency_topic_share)
+        return cls(settings.time_report_lag_days, settings.recency_topic_share,
+                   settings.recency_weight, settings.recency_half_life_days)
 
     def __call__(self, passages: list[Passage], query: Query) -> list[Passage]:
-        return time_rank(passages, query, self.report_lag_days, self.recency_topic_share)
+        return time_rank(passages, query, self.report_lag_days, self.recency_topic_share,
+                         self.recency_weight, self.recency_half_life_days)
+
+
+def recency(passage_date: str | None, as_of: str, half_life_days: float) -> float:
+    """How fresh an article is at the as-of date: 1.0 on that day, halving every
+    `half_life_days` before it; 0.0 undated or dated after it."""
+    if not passage_date or passage_date > as_of or half_life_days <= 0:
+        return 0.0
+    try:
+        age = (date.fromisoformat(as_of) - date.fromisoformat(passage_date)).days
+    except ValueError:
+        return 0.0
+    return 0.5 ** (age / half_life_days)
+
+
+def prefer_recent(passages: list[Passage], as_of: str, weight: float,
+                  half_life_days: float) -> list[Passage]:
+    """Passages re-ordered by fused score plus a recency bonus: an article of the as-of
+    day gains `weight` times the best passage's fused score, one `half_life_days` older
+    half of that (news questions asked on a day are mostly about that week's reports).
+    The passages come back as copies whose `score` is the sum."""
+    if weight <= 0 or not passages:
+        return passages
+    unit = weight * max(p.score for p in passages)
+    rescored = [replace(p, score=p.score + unit * recency(p.date, as_of, half_life_days))
+                for p in passages]
+    return sorted(rescored, key=lambda p: p.score, reverse=True)
 
 
 def time_rank(passages: list[Passage], query: Query, lag: int = 2,
-              recency_topic_share: float = 0.6) -> list[Passage]:
-    """Time-aware order: articles of the named period first; recency questions newest first
-    among the best; timeline questions one passage per article, oldest first. No time in
-    the question (and no as-of): the passages come back unchanged. `lag`: days after a
-    named day whose reports still count as of it."""
+              recency_topic_share: float = 0.6, recency_weight: float = 0.0,
+              recency_half_life_days: float = 30.0) -> list[Passage]:
+    """Time-aware order: with an as-of date, fresher articles first among the equally
+    relevant (`prefer_recent`); articles of the named period first; recency questions
+    newest first among the best; timeline questions one passage per article, oldest
+    first. No time in the question and no as-of: the passages come back unchanged.
+    `lag`: days after a named day whose reports still count as of it."""
     interpretation = query.extra.get("time", _MISSING)
     if interpretation is _MISSING:
         interpretation = interpret_time(query.question, query.as_of)
     if interpretation is None or not passages:
         return passages
+    if interpretation.as_of and interpretation.order == RELEVANCE:
+        passages = prefer_recent(passages, interpretation.as_of, recency_weight,
+                                 recency_half_life_days)
     if interpretation.date_from or interpretation.date_to:
         inside = [p for p in passages if _in_window(p, interpretation, lag)]
         passages = inside + [p for p in passages if not _in_window(p, interpretation, lag)]
