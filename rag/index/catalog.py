@@ -18,6 +18,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
+from collections.abc import Set
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from rag.index.store import StoreError, storage_problem
@@ -341,12 +342,14 @@ class Catalog:
         """doc id -> story id of every stored article."""
         return dict(self._connection().execute("SELECT DISTINCT doc_id, story_id FROM chunks"))
 
-    def article_spans(self, skip: set[str] = frozenset()) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
+    def article_spans(self, skip: Set[str] = frozenset()
+                      ) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
         """(doc id, date, [(start, text) of each chunk]) of every stored article not in
         `skip`, one article at a time (for grouping copies without the files at hand)."""
         rows = self._connection().execute(
             "SELECT doc_id, date, start_char, text FROM chunks ORDER BY doc_id, chunk_index")
-        current, date, spans = None, "", []
+        current, date = None, ""
+        spans: list[tuple[int, str]] = []
         for doc_id, day, start, text in rows:
             if doc_id != current:
                 if current is not None and current not in skip:

@@ -25,6 +25,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from collections.abc import Set
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -158,7 +159,7 @@ class ChunkIndex:
         """chunk id -> (doc id, metadata hash) of every stored chunk."""
         return self.catalog.states()
 
-    def article_spans(self, skip: set[str] = frozenset()
+    def article_spans(self, skip: Set[str] = frozenset()
                       ) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
         """(doc id, date, [(start, text) of each chunk]) of every stored article not in `skip`."""
         return self.catalog.article_spans(skip)

@@ -135,7 +135,8 @@ def _relative(match: re.Match, anchor: date) -> tuple[date, date] | None:
         if unit == "day":
             return day, day
         if unit == "week":
-            return day - timedelta(days=day.weekday()), day - timedelta(days=day.weekday()) + timedelta(days=6)
+            monday = day - timedelta(days=day.weekday())
+            return monday, monday + timedelta(days=6)
         return _month_range(day.year, day.month)
     word = (match.group("word") or "").lower()
     if word:
@@ -179,7 +180,7 @@ def _find_dates(question: str, anchor: date, day_anchor: date
             last = _parse_day(match.group("b"), day_anchor)
             a = match.group("a")
             first = _parse_day(a, day_anchor) if not re.fullmatch(_D, a.strip(), re.I) else (
-                last.replace(day=int(re.match(r"\d+", a).group())) if last else None)
+                last.replace(day=int(re.findall(r"\d+", a)[0])) if last else None)
         if first and last:
             return match.group().strip(), min(first, last), max(first, last), True, None
     match = _BOUND.search(question)
@@ -237,7 +238,9 @@ def interpret_time(question: str, as_of: str | date | None = None, today: date |
     else:
         order = RELEVANCE
     if expression is None:
-        expression = (_TIMELINE.search(question) or _RECENCY.search(question)).group().strip()
+        intent = _TIMELINE.search(question) or _RECENCY.search(question)
+        assert intent is not None   # the order above was read from one of them
+        expression = intent.group().strip()
         if len(expression) > 40:  # "how did ... unfold": name the intent, not the topic
             expression = "how it unfolded"
     return TimeInterpretation(expression, start.isoformat() if start else None,
@@ -366,7 +369,8 @@ def time_rank(passages: list[Passage], query: Query, lag: int = 2,
         return newest_first + [p for p, c in zip(passages, cover) if not (c and c >= bar)]
     if interpretation.order == CHRONOLOGICAL:
         seen: set[str] = set()
-        firsts, rest = [], []
+        firsts: list[Passage] = []
+        rest: list[Passage] = []
         for p in passages:
             (rest if p.doc_id in seen else firsts).append(p)
             seen.add(p.doc_id)
