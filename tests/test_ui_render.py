@@ -37,7 +37,7 @@ def test_sources_panel_escapes_every_article_field():
 def test_sources_panel_highlights_exactly_the_cited_quote():
     html = sources_html(hostile_result())
 
-    marked = re.findall(r"<mark>(.*?)</mark>", html)
+    marked = re.findall(r"<mark[^>]*>(.*?)</mark>", html)
     assert marked == ["Lavrov &lt;img src=x onerror=alert(1)&gt; demanded a written reply."]
 
 
@@ -114,7 +114,7 @@ def test_short_answer_is_bold_in_the_answer_and_in_its_quote():
     shown = renumber(TWO)
 
     assert answer_markdown(shown["answer"], short_answer="Second").startswith("**Second** fact.")
-    assert "<mark><strong class='nd-short'>Second</strong> fact.</mark>" in sources_html(shown)
+    assert re.search(r"<mark[^>]*><strong class='nd-short'>Second</strong> fact.</mark>", sources_html(shown))
 
 
 def test_markers_link_to_their_card_with_the_quote_as_hover_text():

@@ -158,34 +158,54 @@ def safe_url(url: str | None) -> str | None:
 
 
 def highlight(text: str, spans: Iterable[tuple[int, int]],
-              strong: tuple[int, int] | None = None) -> str:
+              strong: tuple[int, int] | None = None,
+              numbers: Iterable[int] | None = None) -> str:
     """`text` HTML-escaped, with the given (start, end) ranges wrapped in <mark> and the
     `strong` range (the short answer) in <strong>.
 
-    Ranges are character offsets into `text`; overlapping or touching ranges are merged
-    and ranges outside the text are clipped or dropped.
+    Ranges are character offsets into `text`; ranges outside the text are clipped or
+    dropped. With `numbers` (the citation number of each range), each <mark> carries the
+    numbers of the quotes it shows in `data-n`, so a marker can single out its sentence;
+    without, overlapping or touching ranges are merged into one highlight.
     """
     def clip(s: int, e: int) -> tuple[int, int]:
         return max(0, s), min(len(text), e)
 
-    marks = [clip(s, e) for s, e in spans]
-    marks = [(s, e) for s, e in marks if e > s]
+    spans = list(spans)
+    labels = list(numbers) if numbers is not None else [0] * len(spans)
+    marks = [(clip(s, e), n) for (s, e), n in zip(spans, labels)]
+    marks = [((s, e), n) for (s, e), n in marks if e > s]
     bold = [clip(*strong)] if strong and clip(*strong)[1] > clip(*strong)[0] else []
-    cuts = sorted({0, len(text), *(x for r in marks + bold for x in r)})
-    pieces: list[tuple[tuple[bool, bool], str]] = []
+    cuts = sorted({0, len(text), *(x for r, _ in marks for x in r), *(x for r in bold for x in r)})
+    pieces: list[tuple[tuple[tuple[int, ...], bool], str]] = []
     for a, b in zip(cuts, cuts[1:]):
-        flags = (any(s <= a and b <= e for s, e in marks), any(s <= a and b <= e for s, e in bold))
+        ns = tuple(sorted({n for (s, e), n in marks if s <= a and b <= e}))
+        marked = bool([1 for (s, e), _ in marks if s <= a and b <= e])
+        flags = (ns if marked else (), any(s <= a and b <= e for s, e in bold))
         if pieces and pieces[-1][0] == flags:
             pieces[-1] = (flags, pieces[-1][1] + text[a:b])
         else:
             pieces.append((flags, text[a:b]))
     out = []
-    for i, ((marked, strong_), piece) in enumerate(pieces):
+    for i, ((ns, strong_), piece) in enumerate(pieces):
         inner = f"<strong class='nd-short'>{esc(piece)}</strong>" if strong_ else esc(piece)
-        opens = marked and not (i > 0 and pieces[i - 1][0][0])
-        closes = marked and not (i + 1 < len(pieces) and pieces[i + 1][0][0])
-        out.append(("<mark>" if opens else "") + inner + ("</mark>" if closes else ""))
+        opens = bool(ns) and not (i > 0 and pieces[i - 1][0][0] == ns)
+        closes = bool(ns) and not (i + 1 < len(pieces) and pieces[i + 1][0][0] == ns)
+        attr = f" data-n='{' '.join(map(str, ns))}'" if numbers is not None and ns else ""
+        out.append((f"<mark{attr}>" if opens else "") + inner + ("</mark>" if closes else ""))
     return "".join(out)
+
+
+def article_text(spans: Iterable[tuple[int, str]]) -> str:
+    """An article's normalised text put back together from its chunks' (start, text):
+    the offsets citations use."""
+    text = ""
+    for start, chunk in sorted(spans, key=lambda s: s[0]):
+        if start >= len(text):
+            text += " " * (start - len(text)) + chunk
+        elif start + len(chunk) > len(text):
+            text = text[:start] + chunk
+    return text
 
 
 def _meta_line(item: dict[str, Any]) -> str:
@@ -242,21 +262,42 @@ def _excerpt(passage: dict[str, Any], quotes: list[dict[str, Any]],
     start, end = _window(text, spans, context)
     shown = [(s - start, e - start) for s, e in spans]
     bold = (strong[0] - start, strong[1] - start) if strong else None
-    body = ("… " if start > 0 else "") + highlight(text[start:end], shown, bold) + \
+    ns = [int(q["n"]) for q in quotes]
+    body = ("… " if start > 0 else "") + highlight(text[start:end], shown, bold, ns) + \
         (" …" if end < len(text) else "")
     whole = ""
     if start > 0 or end < len(text):
         whole = (f"<details class='nd-whole'><summary>Whole passage</summary>"
-                 f"<div class='nd-passage'>{highlight(text, spans, strong)}</div></details>")
+                 f"<div class='nd-passage'>{highlight(text, spans, strong, ns)}</div></details>")
     numbers = "".join(f"<span class='nd-qn'>[{n}]</span>"
                       for n in sorted({int(q["n"]) for q in quotes} or {int(passage["n"])}))
     return f"<blockquote class='nd-passage'>{numbers} {body}</blockquote>{whole}"
 
 
+def _article_view(first: dict[str, Any], text: str, quotes: list[dict[str, Any]],
+                  ident: str) -> str:
+    """The whole article in a dialog: title, outlet, date, the original's address when
+    there is one, and every quote the answer cites from it highlighted."""
+    url = safe_url(first.get("url"))
+    link = (f"<a href='{esc(url)}' target='_blank' rel='noopener noreferrer nofollow'>"
+            "Original article ↗</a>") if url else \
+        "<span class='nd-muted'>No original address recorded</span>"
+    meta = " · ".join(esc(v) for v in (first.get("source"), first.get("date")) if v)
+    body = highlight(text, [(int(q["start"]), int(q["end"])) for q in quotes], None,
+                     [int(q["n"]) for q in quotes])
+    return (f"<dialog class='nd-article' id='{ident}-article' aria-labelledby='{ident}-h'>"
+            f"<header><h2 id='{ident}-h'>{esc(first.get('title') or first.get('doc_id'))}</h2>"
+            f"<button type='button' class='nd-close' aria-label='Close the article'>✕</button></header>"
+            f"<div class='nd-meta'>{meta}{' · ' if meta else ''}{link}</div>"
+            f"<div class='nd-article-text'>{body}</div></dialog>")
+
+
 def _article_card(group: list[tuple[dict[str, Any], list[dict[str, Any]]]], answer_id: int,
-                  short: dict[str, Any] | None, cited: bool) -> str:
+                  short: dict[str, Any] | None, cited: bool,
+                  articles: dict[str, str] | None = None) -> str:
     """One card for one article: its numbers, title (a link when it has a url), outlet,
-    date, where else it ran, and each cited passage with its quotes highlighted."""
+    date, where else it ran, each cited passage with its quotes highlighted, and (when
+    its text is in `articles`) a button opening the whole article."""
     first = group[0][0]
     numbers = sorted({int(q["n"]) for _, quotes in group for q in quotes} or
                      {int(p["n"]) for p, _ in group})
@@ -270,12 +311,18 @@ def _article_card(group: list[tuple[dict[str, Any], list[dict[str, Any]]]], answ
     excerpts = "".join(_excerpt(p, quotes, short if short and int(short.get("n", -1)) == int(p["n"])
                                 else None) for p, quotes in group)
     kind = "nd-card" if cited else "nd-card nd-uncited"
-    ident = f"nd-a{answer_id}-s{numbers[0]}"
+    ident = f"nd-a{answer_id}-s{numbers[0]}" + ("" if cited else "-u")
+    text = (articles or {}).get(str(first.get("doc_id")))
+    view = ""
+    if text:
+        view = (f"<button type='button' class='nd-read' data-dialog='{ident}-article'>Read the "
+                f"whole article</button>{_article_view(first, text, quotes_all, ident)}")
     return (f"<article class='{kind}' id='{ident}' data-answer='{answer_id}' "
-            f"data-ns='{' '.join(map(str, numbers))}'>"
+            f"data-ns='{' '.join(map(str, numbers))}' data-title='{esc(first.get('title') or first.get('doc_id'))}' "
+            f"data-source='{esc(first.get('source') or '')}' data-date='{esc(first.get('date') or '')}'>"
             f"<header>{badges}<span class='nd-title'>{title}</span></header>"
             f"<div class='nd-meta'>{_meta_line(first)}</div>"
-            f"{_also_in([p for p, _ in group] + quotes_all)}{excerpts}</article>")
+            f"{_also_in([p for p, _ in group] + quotes_all)}{excerpts}{view}</article>")
 
 
 def _group(pairs: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[list]:
@@ -286,10 +333,60 @@ def _group(pairs: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[lis
     return list(groups.values())
 
 
-def sources_html(result: dict[str, Any], answer_id: int = 0) -> str:
+REFUSAL_REASONS = {
+    "refused-no-passages": "No article matched the question.",
+    "refused-not-relevant": "The closest passages are about something else.",
+    "refused-by-evidence": "The passages found are on the topic, but no sentence in them "
+                           "answers the question.",
+    "refused-by-model": "The language model found that the passages do not say.",
+    "refused-empty": "The answer written held no checked sentence.",
+}
+FILTER_HINT = "The date or source filter limited the search; widening it may help."
+
+
+def refusal_reason(result: dict[str, Any], filtered: bool = False) -> str:
+    """Why the answer was refused, from its typed `outcome`; the filter is named only
+    when it can be the cause (nothing, or nothing relevant, was found with it on)."""
+    outcome = result.get("outcome") or "refused-by-evidence"
+    reason = REFUSAL_REASONS.get(outcome, "None of the passages found says it.")
+    if filtered and outcome in ("refused-no-passages", "refused-not-relevant"):
+        reason += " " + FILTER_HINT
+    return reason
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """"1 passage", "2 passages" (or the given plural)."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def _source_strip(groups: list[list], answer_id: int) -> str:
+    """One chip per cited article, named by its outlet, with a preview (title, outlet,
+    date, quote) shown on hover, focus and tap."""
+    chips = []
+    for group in groups:
+        first = group[0][0]
+        quotes = [q for _, qs in group for q in qs]
+        n = min(int(q["n"]) for q in quotes) if quotes else int(first["n"])
+        name = first.get("source") or first.get("title") or first.get("doc_id")
+        quote = quotes[0]["quote"] if quotes else ""
+        meta = " · ".join(esc(v) for v in (first.get("source"), first.get("date")) if v)
+        chips.append(
+            f"<span class='nd-chipwrap'><button type='button' class='nd-chip' "
+            f"data-answer='{answer_id}' data-n='{n}' aria-describedby='nd-a{answer_id}-p{n}'>"
+            f"<span class='nd-chip-n'>{n}</span> {esc(name)}</button>"
+            f"<span class='nd-preview' role='tooltip' id='nd-a{answer_id}-p{n}'>"
+            f"<strong>{esc(first.get('title') or first.get('doc_id'))}</strong>"
+            f"<span class='nd-preview-meta'>{meta}</span>"
+            f"<q>{esc(quote)}</q></span></span>")
+    return f"<div class='nd-strip' aria-label='Sources of this answer'>{''.join(chips)}</div>"
+
+
+def sources_html(result: dict[str, Any], answer_id: int = 0, articles: dict[str, str] | None = None,
+                 filtered: bool = False) -> str:
     """The sources panel for one answer (the JSON contract of `Answer.to_dict()`, as
-    renumbered by `renumber`): one card per article, quotes highlighted, then the
-    passages that were retrieved but not cited."""
+    renumbered by `renumber`): a strip of outlet chips, one card per article, quotes
+    highlighted, each card opening its whole article when `articles` (doc id -> text)
+    has it, then the passages that were retrieved but not cited."""
     passages = {int(p["n"]): p for p in result.get("passages", [])}
     by_n: dict[int, list[dict[str, Any]]] = {}
     for citation in result.get("citations", []):
@@ -301,15 +398,16 @@ def sources_html(result: dict[str, Any], answer_id: int = 0) -> str:
         passage = passages.get(n) or {**quotes[0], "text": quotes[0]["quote"],
                                       "start": quotes[0]["start"], "end": quotes[0]["end"]}
         pairs.append((passage, quotes))
-    cards = [_article_card(group, answer_id, short, cited=True) for group in _group(pairs)]
+    groups = _group(pairs)
+    cards = [_article_card(group, answer_id, short, cited=True, articles=articles) for group in groups]
     others = [(p, []) for n, p in sorted(passages.items()) if n not in by_n]
     if result.get("refused"):
         head = ("<div class='nd-refusal'><strong>No source answers this question.</strong> "
-                "None of the passages found says it, so nothing is cited.</div>")
+                f"{esc(refusal_reason(result, filtered))} Nothing is cited.</div>")
     elif not cards:
         head = "<div class='nd-muted'>This answer cites no passage.</div>"
     else:
-        head = ""
+        head = _source_strip(groups, answer_id)
     extra = ""
     if others:
         label = "Passages that were searched" if result.get("refused") else "Other passages retrieved"
@@ -320,7 +418,7 @@ def sources_html(result: dict[str, Any], answer_id: int = 0) -> str:
     foot = ""
     if timings.get("total") is not None:
         foot = (f"<div class='nd-foot'>{esc(result.get('generator', ''))} · "
-                f"{len(passages)} passages · {int(timings['total'])} ms</div>")
+                f"{plural(len(passages), 'passage')} read · {int(timings['total']):,} ms</div>")
     copy = ""
     if not result.get("refused") and cards:
         copy = (f"<textarea class='nd-copy-text' hidden readonly>{esc(plain_text(result))}</textarea>"
@@ -406,6 +504,58 @@ CSS = """
 }
 """
 
+# Third pass: singled-out quotes, outlet chips with previews, the article dialog, readable
+# contrast (>= 4.5:1) and a visible focus ring (>= 2 px).
+CSS += """
+:root, .gradio-container { --body-text-color-subdued: #4b5563; --input-placeholder-color: #4b5563;
+                           --block-info-text-color: #4b5563; }
+:focus-visible, .nd-chip:focus, .nd-read:focus, #nd-chat a:focus {
+  outline: 3px solid #1d4ed8 !important; outline-offset: 2px !important; }
+input:focus-visible, textarea:focus-visible { outline: 3px solid #1d4ed8 !important; }
+.nd-passage mark.nd-on, .nd-article-text mark.nd-on { background: #f59e0b; color: #111827;
+                                                      box-shadow: 0 0 0 2px #b45309; }
+.nd-passage mark.nd-dim { background: #f3f4f6; color: #374151; }
+.nd-strip { display: flex; flex-wrap: wrap; gap: 6px; }
+.nd-chipwrap { position: relative; }
+.nd-chip { border: 1px solid #93c5fd; background: #eff6ff; color: #1e3a8a; border-radius: 999px;
+           padding: 3px 10px; font-size: 0.85rem; cursor: pointer; }
+.nd-chip-n { font-weight: 700; font-variant-numeric: tabular-nums; }
+.nd-preview, #nd-pop { display: none; position: absolute; z-index: 50; left: 0; top: calc(100% + 6px);
+  width: min(320px, 80vw); background: #ffffff; color: #111827; border: 1px solid #9ca3af;
+  border-radius: 8px; padding: 8px 10px; box-shadow: 0 6px 18px rgba(0,0,0,0.15); font-size: 0.85rem;
+  line-height: 1.4; }
+.nd-chipwrap:hover .nd-preview, .nd-chipwrap:focus-within .nd-preview,
+.nd-chipwrap.nd-open .nd-preview { display: block; }
+.nd-preview strong, #nd-pop b, .nd-preview-meta { display: block; }
+.nd-preview-meta { color: #4b5563; margin: 2px 0 4px 0; }
+#nd-pop { display: block; position: absolute; }
+#nd-pop[hidden] { display: none; }
+.nd-read { align-self: flex-start; margin-top: 8px; font-size: 0.85rem; padding: 3px 10px;
+           border-radius: 6px; border: 1px solid #6b7280; background: #ffffff; color: #1f2937; cursor: pointer; }
+dialog.nd-article { width: min(760px, 94vw); max-height: 86vh; border: 1px solid #9ca3af;
+                    border-radius: 10px; padding: 16px 20px; color: #111827; background: #ffffff; }
+dialog.nd-article::backdrop { background: rgba(17, 24, 39, 0.45); }
+dialog.nd-article header { display: flex; justify-content: space-between; gap: 12px; align-items: start; }
+dialog.nd-article h2 { font-size: 1.2rem; margin: 0; }
+.nd-close { border: none; background: none; font-size: 1.2rem; cursor: pointer; color: #1f2937; }
+.nd-article-text { white-space: pre-wrap; line-height: 1.55; margin-top: 10px; }
+.nd-article-text mark { background: #fde68a; color: #111827; padding: 1px 2px; border-radius: 3px; }
+.nd-refusal .nd-muted { display: block; margin-top: 4px; }
+.nd-dates { flex-wrap: wrap !important; gap: 8px !important; }
+.nd-dates > * { min-width: 150px !important; flex: 1 1 150px !important; }
+.nd-dates .timebox, #nd-as-of .timebox { display: flex; gap: 4px; }
+.nd-dates input, #nd-as-of input { min-width: 0; flex: 1 1 auto; }
+.nd-followups { display: flex; flex-wrap: wrap; gap: 6px; }
+.nd-followups button { font-size: 0.85rem !important; }
+#nd-history-box { font-size: 0.9rem; }
+.nd-hist-item { display: flex; gap: 6px; align-items: center; justify-content: space-between;
+                padding: 2px 0; }
+.nd-hist-open { flex: 1; text-align: left; background: none; border: none; color: #1e3a8a;
+                cursor: pointer; padding: 4px; font-size: 0.9rem; }
+.nd-hist-del { background: none; border: 1px solid #9ca3af; border-radius: 6px; cursor: pointer;
+               color: #7f1d1d; font-size: 0.8rem; padding: 2px 8px; }
+"""
+
 
 def overview_html(facts: Any) -> str:
     """The corpus overview above the conversation: articles, outlets, date range and
@@ -431,35 +581,107 @@ def overview_html(facts: Any) -> str:
     return f"<div class='nd-overview'>{' · '.join(items)}</div>"
 
 
-# Page script: [n] markers in the chat scroll to and flash their source card; the copy
+# Page script: [n] markers in the chat single out their quote (highlight it, dim the
+# others, scroll to it) and preview their source on hover or focus; outlet chips preview
+# on hover, focus and tap; "Read the whole article" opens the article dialog; the copy
 # button puts the plain-text answer with references on the clipboard.
 PAGE_JS = """<script>
 (() => {
-  const flash = (card) => {
+  const panel = () => document.querySelector('#nd-sources-box');
+  const cardFor = (answer, n) => document.querySelector(
+    `#nd-sources-box .nd-sources[data-answer="${answer}"] .nd-card[data-ns~="${n}"]`);
+  const single = (answer, n) => {
+    const card = cardFor(answer, n);
+    if (!card) return false;
     const others = card.closest('details');
     if (others) others.open = true;
-    card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
-    card.classList.remove('nd-flash'); void card.offsetWidth; card.classList.add('nd-flash');
+    const box = panel();
+    box.querySelectorAll('mark').forEach((m) => {
+      const mine = card.contains(m) && (m.dataset.n || '').split(' ').includes(String(n));
+      m.classList.toggle('nd-on', mine); m.classList.toggle('nd-dim', !mine);
+    });
+    box.querySelectorAll('.nd-card').forEach((c) => c.classList.remove('nd-flash'));
+    void card.offsetWidth; card.classList.add('nd-flash');
+    const quote = card.querySelector('mark.nd-on') || card;
+    quote.scrollIntoView({behavior: 'smooth', block: 'center'});
     setTimeout(() => card.classList.remove('nd-flash'), 4000);
+    return true;
   };
+  const pop = () => {
+    let el = document.getElementById('nd-pop');
+    if (!el) {
+      el = document.createElement('div'); el.id = 'nd-pop'; el.setAttribute('role', 'tooltip');
+      document.body.appendChild(el);
+    }
+    return el;
+  };
+  const hidePop = () => { const el = document.getElementById('nd-pop'); if (el) el.hidden = true; };
+  const showPop = (link) => {
+    const m = (link.getAttribute('href') || '').match(/^#nd-a(\\d+)-s(\\d+)$/);
+    if (!m) return;
+    if (link.title) { link.dataset.quote = link.title; link.removeAttribute('title'); }
+    const card = cardFor(m[1], m[2]);
+    const el = pop(); el.textContent = '';
+    const add = (tag, text, cls) => { if (!text) return; const x = document.createElement(tag);
+      x.textContent = text; if (cls) x.className = cls; el.appendChild(x); };
+    let quote = link.dataset.quote || '';
+    if (card) {
+      add('b', card.dataset.title);
+      add('span', [card.dataset.source, card.dataset.date].filter(Boolean).join(' · '), 'nd-preview-meta');
+      const marks = [...card.querySelectorAll('mark')].filter(
+        (x) => (x.dataset.n || '').split(' ').includes(m[2]));
+      if (marks.length) quote = marks.map((x) => x.textContent).join(' … ');
+    }
+    add('q', quote);
+    const r = link.getBoundingClientRect();
+    el.hidden = false;
+    const w = Math.min(360, window.innerWidth - 16);
+    el.style.width = w + 'px';
+    el.style.left = Math.max(8, Math.min(window.scrollX + r.left, window.scrollX + window.innerWidth - w - 8)) + 'px';
+    el.style.top = (window.scrollY + r.bottom + 6) + 'px';
+  };
+  const markerOf = (t) => t instanceof Element ? t.closest('#nd-chat a[href^="#nd-a"]') : null;
+  document.addEventListener('mouseover', (e) => { const l = markerOf(e.target); if (l) showPop(l); });
+  document.addEventListener('mouseout', (e) => { if (markerOf(e.target)) hidePop(); });
+  document.addEventListener('focusin', (e) => { const l = markerOf(e.target); if (l) showPop(l); });
+  document.addEventListener('focusout', (e) => { if (markerOf(e.target)) hidePop(); });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') hidePop(); });
   document.addEventListener('click', (event) => {
     const target = event.target instanceof Element ? event.target : null;
     if (!target) return;
-    const link = target.closest('a[href^="#nd-a"]');
+    const link = markerOf(target);
     if (link) {
       event.preventDefault();
       const m = link.getAttribute('href').match(/^#nd-a(\\d+)-s(\\d+)$/);
       if (!m) return;
+      showPop(link);
       let tries = 0;
-      const look = () => {
-        const card = document.querySelector(
-          `#nd-sources-box .nd-sources[data-answer="${m[1]}"] .nd-card[data-ns~="${m[2]}"]`);
-        if (card) return flash(card);
-        if (tries++ < 60) setTimeout(look, 50);
-      };
+      const look = () => { if (!single(m[1], m[2]) && tries++ < 60) setTimeout(look, 50); };
       look();
       return;
     }
+    if (!target.closest('#nd-pop')) hidePop();
+    const chip = target.closest('.nd-chip');
+    document.querySelectorAll('.nd-chipwrap.nd-open').forEach((w) => {
+      if (!chip || !w.contains(chip)) w.classList.remove('nd-open'); });
+    if (chip) {
+      chip.closest('.nd-chipwrap').classList.toggle('nd-open');
+      single(chip.dataset.answer, chip.dataset.n);
+      return;
+    }
+    const read = target.closest('.nd-read');
+    if (read) {
+      const dialog = document.getElementById(read.dataset.dialog);
+      if (dialog) {
+        dialog.showModal();
+        const first = dialog.querySelector('mark');
+        if (first) first.scrollIntoView({block: 'center'});
+      }
+      return;
+    }
+    const close = target.closest('.nd-article .nd-close');
+    if (close) { close.closest('dialog').close(); return; }
+    if (target.matches('dialog.nd-article')) { target.close(); return; }  // the backdrop
     const button = target.closest('.nd-copy');
     if (button) {
       const text = button.closest('.nd-sources').querySelector('.nd-copy-text').value;
