@@ -477,7 +477,7 @@ CSS = """
 .nd-chips { gap: 6px !important; flex-wrap: wrap; }
 .nd-chips button { flex: 0 0 auto !important; border-radius: 999px !important; font-size: 0.8rem !important;
                    padding: 2px 10px !important; background: #e0ecff !important; color: #1e3a8a !important; }
-#nd-chat a[href^="#nd-a"], #nd-chat a[href^="#nd-a"] strong { text-decoration: none; cursor: pointer; color: var(--color-accent); }
+#nd-chat a[href^="#nd-a"], #nd-chat a[href^="#nd-a"] strong { text-decoration: none; cursor: pointer; color: #1e3a8a !important; }
 .nd-card { scroll-margin: 12px; transition: box-shadow 0.3s, background 0.3s; }
 .nd-card.nd-flash { box-shadow: 0 0 0 3px #f59e0b; background: #fffbeb; }
 .nd-card header { flex-wrap: wrap; }
@@ -507,6 +507,10 @@ CSS = """
 # Third pass: singled-out quotes, outlet chips with previews, the article dialog, readable
 # contrast (>= 4.5:1) and a visible focus ring (>= 2 px).
 CSS += """
+.block .float, label.float, [data-testid="block-info"] { color: #1e3a8a !important; }
+body, .gradio-container { --color-accent: #1d4ed8 !important; --button-primary-background-fill: #1d4ed8 !important;
+  --button-primary-background-fill-hover: #1e40af !important; --button-primary-text-color: #ffffff !important; }
+.nd-badge, .nd-qn { color: #1d4ed8; }
 :root, .gradio-container { --body-text-color-subdued: #4b5563; --input-placeholder-color: #4b5563;
                            --block-info-text-color: #4b5563; }
 :focus-visible, .nd-chip:focus, .nd-read:focus, #nd-chat a:focus {
@@ -695,6 +699,108 @@ PAGE_JS = """<script>
         document.execCommand('copy'); area.remove(); done();
       }
     }
+  }, true);
+})();
+</script>"""
+
+
+# Page script, part two: past conversations kept in this browser's localStorage (list,
+# open, delete; nothing is sent anywhere until a conversation is opened, which hands it
+# back to this page's own server), labels for inputs Gradio leaves unnamed, and date
+# pickers that open on the newest article's month.
+HISTORY_KEY = "newsdesk.conversations"
+PAGE_JS += """<script>
+(() => {
+  const KEY = '""" + HISTORY_KEY + """', LIMIT = 30;
+  const unescape = (s) => String(s || '').replace(/\\\\(.)/g, '$1');
+  const load = () => { try { const v = JSON.parse(localStorage.getItem(KEY) || '[]');
+                             return Array.isArray(v) ? v : []; } catch (e) { return []; } };
+  const store = (list) => { try { localStorage.setItem(KEY, JSON.stringify(list.slice(0, LIMIT))); }
+                            catch (e) { /* storage full or off: nothing kept */ } };
+  const render = () => {
+    const box = document.querySelector('#nd-history-box .nd-history');
+    if (!box) return;
+    const list = load();
+    box.textContent = '';
+    if (!list.length) {
+      const p = document.createElement('p'); p.className = 'nd-muted';
+      p.textContent = 'No past conversations yet: they are kept here, in this browser only.';
+      box.appendChild(p); return;
+    }
+    const ul = document.createElement('ul'); ul.className = 'nd-hist-list';
+    for (const item of list) {
+      const li = document.createElement('li'); li.className = 'nd-hist-item'; li.dataset.id = item.id;
+      const open = document.createElement('button'); open.type = 'button'; open.className = 'nd-hist-open';
+      open.textContent = item.title + ' (' + new Date(item.time).toLocaleString() + ')';
+      open.addEventListener('click', () => window.ndHistory.open(item.id));
+      const del = document.createElement('button'); del.type = 'button'; del.className = 'nd-hist-del';
+      del.textContent = 'Delete'; del.setAttribute('aria-label', 'Delete the conversation ' + item.title);
+      del.addEventListener('click', () => window.ndHistory.remove(item.id));
+      li.append(open, del); ul.appendChild(li);
+    }
+    box.appendChild(ul);
+  };
+  window.ndHistory = {
+    load, render,
+    save(text) {
+      let kept; try { kept = JSON.parse(text || 'null'); } catch (e) { return; }
+      if (!kept || !kept.id || !Array.isArray(kept.messages) || !kept.messages.length) return;
+      const first = kept.messages.find((m) => m.role === 'user');
+      const item = {id: kept.id, title: unescape(first ? first.content : 'Conversation').slice(0, 80),
+                    time: Date.now(), messages: kept.messages, history: kept.history || []};
+      store([item, ...load().filter((x) => x.id !== kept.id)]);
+      render();
+    },
+    remove(id) { store(load().filter((x) => x.id !== id)); render(); },
+    open(id) {
+      const item = load().find((x) => x.id === id);
+      const box = document.querySelector('#nd-restore textarea, #nd-restore input');
+      const button = document.querySelector('#nd-restore-button');
+      if (!item || !box || !button) return;
+      box.value = JSON.stringify(item);
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+      setTimeout(() => button.click(), 50);
+    },
+  };
+  const label = () => {
+    document.querySelectorAll('input:not([type=hidden]):not([aria-label]), textarea:not([aria-label])').forEach((el) => {
+      if (el.labels && el.labels.length && el.labels[0].textContent.trim()) return;
+      const block = el.closest('.block');
+      const info = block && block.querySelector('[data-testid="block-info"]');
+      const name = (info && info.textContent.trim()) || el.getAttribute('placeholder');
+      if (name) el.setAttribute('aria-label', name);
+    });
+    document.querySelectorAll('button.calendar:not([aria-label])').forEach((b) => {
+      const info = b.closest('.block') && b.closest('.block').querySelector('[data-testid="block-info"]');
+      b.setAttribute('aria-label', 'Choose a date' + (info ? ': ' + info.textContent.trim() : ''));
+    });
+    render();
+  };
+  new MutationObserver(() => { clearTimeout(window.__ndLabel); window.__ndLabel = setTimeout(label, 100); })
+    .observe(document.documentElement, {childList: true, subtree: true});
+  const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august',
+                  'september', 'october', 'november', 'december'];
+  document.addEventListener('click', (event) => {
+    const button = event.target instanceof Element ? event.target.closest('button.calendar') : null;
+    if (!button) return;
+    const block = button.closest('.block');
+    const input = block && block.querySelector('input.time');
+    const day = (document.querySelector('#nd-newest-day') || {dataset: {}}).dataset.day;
+    if (!input || input.value || !day) return;
+    const [year, month] = day.split('-').map(Number);
+    let tries = 0;
+    const step = () => {
+      const shown = [...document.querySelectorAll('.month-year')].find((x) => x.getClientRects().length);
+      if (!shown) { if (tries++ < 40) setTimeout(step, 25); return; }
+      const [name, y] = shown.textContent.trim().toLowerCase().split(/\\s+/);
+      const diff = (year - Number(y)) * 12 + (month - 1 - MONTHS.indexOf(name));
+      if (!diff || tries++ > 400) return;
+      const navs = shown.parentElement.querySelectorAll('.nav-button');
+      const nav = diff < 0 ? navs[0] : navs[navs.length - 1];
+      for (let i = 0; i < Math.abs(diff); i++) nav.click();
+      setTimeout(step, 20);
+    };
+    setTimeout(step, 30);
   }, true);
 })();
 </script>"""
