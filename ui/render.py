@@ -319,7 +319,8 @@ def _article_card(group: list[tuple[dict[str, Any], list[dict[str, Any]]]], answ
                 f"whole article</button>{_article_view(first, text, quotes_all, ident)}")
     return (f"<article class='{kind}' id='{ident}' data-answer='{answer_id}' "
             f"data-ns='{' '.join(map(str, numbers))}' data-title='{esc(first.get('title') or first.get('doc_id'))}' "
-            f"data-source='{esc(first.get('source') or '')}' data-date='{esc(first.get('date') or '')}'>"
+            f"data-source='{esc(first.get('source') or '')}' data-date='{esc(first.get('date') or '')}' "
+            f"data-doc='{esc(first.get('doc_id') or '')}'>"
             f"<header>{badges}<span class='nd-title'>{title}</span></header>"
             f"<div class='nd-meta'>{_meta_line(first)}</div>"
             f"{_also_in([p for p, _ in group] + quotes_all)}{excerpts}{view}</article>")
