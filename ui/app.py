@@ -444,7 +444,7 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
         if not question:
             gr.Warning("Type a question first: the box is empty.", duration=TOAST_SECONDS,
                        title="Nothing to ask")
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         shown = short_question(question)
         messages = session["messages"]
@@ -708,10 +708,6 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                     ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80,
                                            elem_id="nd-ask")
                     clear_button = gr.Button("New chat", scale=0, min_width=100, elem_id="nd-clear")
-                with gr.Accordion("Past conversations (kept in this browser only)", open=False,
-                                  elem_id="nd-history"):
-                    gr.HTML("<div class='nd-history' aria-live='polite'></div>", elem_id="nd-history-box",
-                            padding=False)
                 kept = gr.Textbox(visible="hidden", elem_id="nd-transcript", label="Transcript")
                 restore_box = gr.Textbox(visible="hidden", elem_id="nd-restore", label="Restore")
                 restore_button = gr.Button("Open", visible="hidden", elem_id="nd-restore-button")
@@ -754,6 +750,10 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                         url_button = gr.Button("Add address", scale=0, min_width=120,
                                                elem_id="nd-url-button")
                     upload_status = gr.Markdown()
+                with gr.Accordion("Past conversations (kept in this browser only)", open=False,
+                                  elem_id="nd-history"):
+                    gr.HTML("<div class='nd-history' aria-live='polite'></div>", elem_id="nd-history-box",
+                            padding=False)
         gr.HTML(f"<span id='nd-newest-day' data-day='{esc(newest_day)}' hidden></span>", padding=False,
                 elem_id="nd-newest")
 

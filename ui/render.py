@@ -425,6 +425,8 @@ def sources_html(result: dict[str, Any], answer_id: int = 0, articles: dict[str,
         copy = (f"<textarea class='nd-copy-text' hidden readonly>{esc(plain_text(result))}</textarea>"
                 "<button class='nd-copy' type='button' title='Copy the answer as plain text with "
                 "its numbered references'>Copy answer with references</button>")
+    if copy and head.startswith("<div class='nd-strip'"):  # one row: chips, then copy
+        head, copy = head[:-len("</div>")] + copy + "</div>", ""
     return (f"<div class='nd-sources' data-answer='{answer_id}'>{question}{head}{copy}"
             f"{''.join(cards)}{extra}{foot}</div>")
 
@@ -502,6 +504,14 @@ CSS = """
   #nd-chat .wrapper, #nd-chat .bubble-wrap { height: auto !important; overflow: visible !important; }
   /* the conversation's own bin icon starts a new chat: no second row for the button */
   #nd-clear { display: none !important; }
+  /* the sources come right after the question box; feedback and settings after them */
+  #nd-feedback, #nd-feedback-status { order: 1; }
+  #nd-sources-title { display: none; }
+  .nd-sources { gap: 6px; }
+  #nd-chat .option { padding: 2px 8px !important; white-space: nowrap; }
+  #nd-chat .options { flex-wrap: nowrap !important; overflow-x: auto; justify-content: flex-start !important; }
+  .nd-for { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  #nd-settings, #nd-upload, #nd-history { order: 2; }
 }
 """
 
@@ -520,7 +530,8 @@ input:focus-visible, textarea:focus-visible { outline: 3px solid #1d4ed8 !import
 .nd-passage mark.nd-on, .nd-article-text mark.nd-on { background: #f59e0b; color: #111827;
                                                       box-shadow: 0 0 0 2px #b45309; }
 .nd-passage mark.nd-dim { background: #f3f4f6; color: #374151; }
-.nd-strip { display: flex; flex-wrap: wrap; gap: 6px; }
+.nd-strip { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
+.nd-strip .nd-copy { margin-left: auto; }
 .nd-chipwrap { position: relative; }
 .nd-chip { border: 1px solid #93c5fd; background: #eff6ff; color: #1e3a8a; border-radius: 999px;
            padding: 3px 10px; font-size: 0.85rem; cursor: pointer; }
@@ -550,6 +561,9 @@ dialog.nd-article h2 { font-size: 1.2rem; margin: 0; }
 .nd-dates > * { min-width: 150px !important; flex: 1 1 150px !important; }
 .nd-dates .timebox, #nd-as-of .timebox { display: flex; gap: 4px; }
 .nd-dates input, #nd-as-of input { min-width: 0; flex: 1 1 auto; }
+#nd-chat .options { display: flex !important; flex-wrap: wrap; gap: 6px; margin-top: 4px; }
+#nd-chat .option { padding: 4px 10px !important; min-height: 0 !important; font-size: 0.85rem;
+                   flex: 0 1 auto !important; width: auto !important; margin: 0 !important; }
 .nd-followups { display: flex; flex-wrap: wrap; gap: 6px; }
 .nd-followups button { font-size: 0.85rem !important; }
 #nd-history-box { font-size: 0.9rem; }
