@@ -216,6 +216,21 @@ def test_feedback_shows_the_vote_lets_it_change_stays_in_view_and_works_after_a_
     assert record["refused"] is True and record["rating"] == "up"
 
 
+def test_copy_beside_an_answer_gives_plain_text_with_references(browser, ui_url):
+    context = browser.new_context(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(ui_url)
+    page.wait_for_selector("#nd-question textarea")
+    ask(page, LAVROV)
+
+    page.locator("#nd-chat button[aria-label='Copy message']").last.click()
+    page.wait_for_timeout(300)
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    context.close()
+    assert "\\[" not in copied and "**" not in copied and "#nd-a" not in copied
+    assert "References\n[1] Blinken and Lavrov wrap up talks in Geneva, Reuters, 2022-01-21" in copied
+
+
 def test_each_answer_has_its_actions_and_suggested_follow_ups(screen):
     ask(screen, LAVROV)
     bot_row = screen.locator("#nd-chat .message-row").last

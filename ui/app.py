@@ -715,7 +715,7 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                 gr.Markdown("## Sources", elem_id="nd-sources-title")
                 with gr.Row(elem_id="nd-feedback", equal_height=True):
                     comment = gr.Textbox(label="Comment on this answer (optional)", show_label=False,
-                                         placeholder="Comment on this answer (optional)", scale=4,
+                                         placeholder="Comment (optional)", scale=4,
                                          elem_id="nd-comment", max_lines=3)
                     thumbs_up = gr.Button("👍 Helpful", scale=0, min_width=120, size="sm", elem_id="nd-thumbs-up")
                     thumbs_down = gr.Button("👎 Not helpful", scale=0, min_width=140, size="sm", elem_id="nd-thumbs-down")

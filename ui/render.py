@@ -539,7 +539,7 @@ input:focus-visible, textarea:focus-visible { outline: 3px solid #1d4ed8 !import
 .nd-preview, #nd-pop { display: none; position: absolute; z-index: 50; left: 0; top: calc(100% + 6px);
   width: min(320px, 80vw); background: #ffffff; color: #111827; border: 1px solid #9ca3af;
   border-radius: 8px; padding: 8px 10px; box-shadow: 0 6px 18px rgba(0,0,0,0.15); font-size: 0.85rem;
-  line-height: 1.4; }
+  line-height: 1.4; font-family: var(--font, inherit); }
 .nd-chipwrap:hover .nd-preview, .nd-chipwrap:focus-within .nd-preview,
 .nd-chipwrap.nd-open .nd-preview { display: block; }
 .nd-preview strong, #nd-pop b, .nd-preview-meta { display: block; }
@@ -621,8 +621,19 @@ PAGE_JS = """<script>
     });
     box.querySelectorAll('.nd-card').forEach((c) => c.classList.remove('nd-flash'));
     void card.offsetWidth; card.classList.add('nd-flash');
-    const quote = card.querySelector('mark.nd-on') || card;
-    quote.scrollIntoView({behavior: 'smooth', block: 'center'});
+    const quote = [...card.querySelectorAll('mark.nd-on')].find((x) => x.getClientRects().length) || card;
+    // centre the quote in the panel's own scroll box; move the page only as far as needed
+    let box2 = quote.parentElement;
+    while (box2 && box2 !== document.body && !(box2.scrollHeight > box2.clientHeight + 1 &&
+           /(auto|scroll)/.test(getComputedStyle(box2).overflowY))) box2 = box2.parentElement;
+    if (box2 && box2 !== document.body) {
+      const top = quote.getBoundingClientRect().top - box2.getBoundingClientRect().top + box2.scrollTop;
+      box2.scrollTo({top: Math.max(0, top - box2.clientHeight / 2 + quote.offsetHeight / 2), behavior: 'smooth'});
+      const r = box2.getBoundingClientRect();
+      if (r.top < 0 || r.bottom > window.innerHeight) box2.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+    } else {
+      quote.scrollIntoView({behavior: 'smooth', block: 'center'});
+    }
     setTimeout(() => card.classList.remove('nd-flash'), 4000);
     return true;
   };
@@ -649,7 +660,7 @@ PAGE_JS = """<script>
       add('span', [card.dataset.source, card.dataset.date].filter(Boolean).join(' · '), 'nd-preview-meta');
       const marks = [...card.querySelectorAll('mark')].filter(
         (x) => (x.dataset.n || '').split(' ').includes(m[2]));
-      if (marks.length) quote = marks.map((x) => x.textContent).join(' … ');
+      if (marks.length) quote = [...new Set(marks.map((x) => x.textContent.trim()))].join(' … ');
     }
     add('q', quote);
     const r = link.getBoundingClientRect();
@@ -793,6 +804,29 @@ PAGE_JS += """<script>
   };
   new MutationObserver(() => { clearTimeout(window.__ndLabel); window.__ndLabel = setTimeout(label, 100); })
     .observe(document.documentElement, {childList: true, subtree: true});
+  // "Copy message" beside an answer: the plain text (with its numbered references when
+  // its sources are shown), not the Markdown the chat holds
+  document.addEventListener('click', (event) => {
+    const btn = event.target instanceof Element ? event.target.closest('#nd-chat button[aria-label="Copy message"]') : null;
+    if (!btn) return;
+    let scope = btn.parentElement;
+    while (scope && !scope.querySelector('[data-testid="bot"], [data-testid="user"]')) scope = scope.parentElement;
+    if (!scope) return;
+    const before = [...scope.querySelectorAll('[data-testid="bot"], [data-testid="user"]')].filter(
+      (m) => m.compareDocumentPosition(btn) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const message = before[before.length - 1];
+    if (!message) return;
+    event.stopPropagation(); event.preventDefault();
+    let text = (message.querySelector('.message-content') || message).innerText.trim();
+    const marker = message.querySelector('a[href^="#nd-a"]');
+    const id = marker && (marker.getAttribute('href').match(/^#nd-a(\\d+)-/) || [])[1];
+    const full = id && document.querySelector(`#nd-sources-box .nd-sources[data-answer="${id}"] .nd-copy-text`);
+    if (full) text = full.value;
+    const done = () => { btn.setAttribute('title', 'Copied'); setTimeout(() => btn.setAttribute('title', 'Copy message'), 2000); };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done);
+    else { const a = document.createElement('textarea'); a.value = text; document.body.appendChild(a);
+           a.select(); document.execCommand('copy'); a.remove(); done(); }
+  }, true);
   const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august',
                   'september', 'october', 'november', 'december'];
   document.addEventListener('click', (event) => {
