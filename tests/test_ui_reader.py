@@ -321,3 +321,23 @@ def test_axe_core_finds_no_serious_or_critical_violations(screen):
     assert bad == [], bad
     print(f"\naxe-core on {'phone' if screen.phone else 'desktop'}: {len(violations)} minor/moderate, "
           f"0 serious or critical")
+
+
+def test_rating_beside_an_answer_is_the_current_vote_and_retry_asks_again(desktop, ui_settings):
+    ask(desktop, LAVROV)
+    first = last_answer(desktop)
+
+    desktop.locator("#nd-chat button[aria-label='Like']").last.click()
+    desktop.wait_for_function("() => document.querySelector('#nd-thumbs-up').innerText.includes('✓')",
+                              timeout=5_000)
+    assert "helpful" in desktop.locator("#nd-feedback-status").inner_text()
+    record = json.loads(ui_settings.feedback_path.read_text(encoding="utf-8").splitlines()[-1])
+    assert record["rating"] == "up" and record["question"] == LAVROV
+
+    assert desktop.locator(f"{BOT} a[href^='#nd-a1-']").count() >= 1
+    desktop.locator("#nd-chat button[aria-label='Retry']").last.click()
+    desktop.wait_for_function("""([s, text]) => { const b = document.querySelectorAll(s);
+        return b.length === 1 && b[0].querySelector("a[href^='#nd-a2-']")
+               && b[0].innerText.trim() === text.trim(); }""",
+                              arg=[BOT, first], timeout=30_000)  # answered again, as answer 2
+    assert desktop.locator("#nd-chat [data-testid='user']").count() == 1
