@@ -59,7 +59,7 @@ def refers_back(question: str) -> bool:
     if _THING_REFERENCE.search(question):
         return True
     pronoun = _PERSON_REFERENCE.search(question)
-    return bool(pronoun) and not _NAME.search(question[:pronoun.start()])
+    return pronoun is not None and not _NAME.search(question[:pronoun.start()])
 
 
 def topic_words(question: str) -> str:
