@@ -49,6 +49,11 @@ test-fast: install-test lint
 eval-gate: install
 	$(VENV)/bin/rag eval --gate
 	$(VENV)/bin/rag eval --dataset dated --gate
+	$(VENV)/bin/rag eval --dataset eval/datasets/stories.jsonl --corpus eval/datasets/stories --gate
+	@# RealTime QA's CI slice (20 held-out questions, ~3 min cold ingest), when its data is there
+	@if $(PY) -c "from eval.realtimeqa import available; raise SystemExit(not available())"; then \
+		$(VENV)/bin/rag eval --dataset realtimeqa --part held-out --limit 20 --gate; \
+	else echo "RealTime QA gate skipped: no data at ../shared/datasets/realtimeqa (or NEWSDESK_REALTIMEQA_DIR)"; fi
 
 bench: install-test
 	$(PY) -m eval.bench

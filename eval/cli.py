@@ -21,11 +21,13 @@ def _err(message: str) -> None:
 
 @click.command("eval")
 @click.option("--dataset", default="seed", show_default=True,
-              metavar="seed|dated|rgb|rgb-answerable|rgb-unanswerable|PATH",
+              metavar="seed|dated|rgb|rgb-answerable|rgb-unanswerable|realtimeqa|PATH",
               help="Reference questions: the hand-written seed set (eval/datasets/seed.jsonl, "
                    "over corpus_dir), the dated set (eval/datasets/dated.jsonl: dates, "
                    "recency, as-of, timelines; over its own corpus eval/datasets/dated/), RGB from ../shared/datasets/rgb (its own corpus and "
-                   "collection; `rgb` = answerable + unanswerable), or a JSON Lines file in "
+                   "collection; `rgb` = answerable + unanswerable), RealTime QA from "
+                   "../shared/datasets/realtimeqa (each question as of its date; its own "
+                   "corpus and collection; split by week), or a JSON Lines file in "
                    "the eval/datasets format (over corpus_dir).")
 @click.option("--gate", is_flag=True,
               help="Exit 1 when a metric misses its bar in the thresholds file, naming each "
@@ -35,11 +37,12 @@ def _err(message: str) -> None:
                    "generators on the same questions.")
 @click.option("--top-k", type=click.IntRange(0, 50), help="Passages given to the generator.")
 @click.option("--limit", type=click.IntRange(1), metavar="N",
-              help="Only the first N questions (for RGB the corpus shrinks to their snippets).")
+              help="Only the first N questions (for RGB the corpus shrinks to their snippets; "
+                   "for RealTime QA to their articles, the first N of --part).")
 @click.option("--part", type=click.Choice(["all", "calibration", "held-out"]), default="all",
               show_default=True,
               help="Only the questions `python -m eval.calibrate` fits the refusal thresholds "
-                   "on, or only those it holds out (even-numbered ids), to report on unseen "
+                   "on, or only those it holds out (even-numbered ids; RealTime QA: by week), to report on unseen "
                    "questions.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               default=REPORTS_DIR, show_default="eval/reports",
@@ -103,7 +106,7 @@ def eval_command(ctx: click.Context, dataset: str, gate: bool, generators: tuple
     config_file, profile = obj.get("config_file"), obj.get("profile")
     progress = not quiet
     base = load_settings(config_file, profile).settings
-    plan = plan_dataset(dataset, base, work_dir, limit, corpus)
+    plan = plan_dataset(dataset, base, work_dir, limit, corpus, part)
     plan.records = select_part(plan.records, part)
     if reuse_store and plan.rgb:
         raise click.UsageError("--reuse-store does not apply to RGB, which always uses its own "

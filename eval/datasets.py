@@ -41,7 +41,8 @@ class EvalRecord:
     tags: list[str] = field(default_factory=list)
     history: list[dict[str, str]] = field(default_factory=list)
     gold: Any = None                      # RGB-style short answer(s): str or [[spellings], ...]
-    evidence_mode: str = "all"            # "all": every string is needed; "any": one suffices
+    evidence_mode: str = "all"            # "all": every string is needed; "any": one suffices;
+    #                                       "doc": any passage of its doc_ids is relevant
     exclude_doc_ids: list[str] = field(default_factory=list)  # hidden from retrieval
     as_of: str | None = None              # YYYY-MM-DD: ask as if on this date
     short_answers: list[str] = field(default_factory=list)  # accepted short answers (SQuAD-style)
@@ -89,8 +90,8 @@ def parse_record(data: Any, where: str) -> EvalRecord:
         raise _fail(where, "field 'history' must be a list of {\"role\": \"user\"|\"assistant\", "
                            "\"content\": \"...\"}")
     mode = data.get("evidence_mode", "all")
-    if mode not in ("all", "any"):
-        raise _fail(where, "field 'evidence_mode' must be \"all\" or \"any\"")
+    if mode not in ("all", "any", "doc"):
+        raise _fail(where, "field 'evidence_mode' must be \"all\", \"any\" or \"doc\"")
     gold = data.get("gold")
     if gold is not None and not (isinstance(gold, str) or (isinstance(gold, list) and all(
             isinstance(g, str) or (isinstance(g, list) and all(isinstance(s, str) for s in g))
@@ -165,7 +166,12 @@ def write_jsonl(records: Iterable[EvalRecord], path: Path) -> None:
 def held_out(record_id: str) -> bool:
     """Whether a question belongs to the held-out part (kept out of `eval.calibrate`'s
     fitting): the first number in its id is even (seed-002; RGB's answerable and
-    unanswerable twins rgb-4 and rgb-4-u share it, so they stay together)."""
+    unanswerable twins rgb-4 and rgb-4-u share it, so they stay together). RealTime QA
+    ids (rtqa-<week>_<n>) are split by week instead (`eval.realtimeqa.held_out_week`)."""
+    from eval import realtimeqa
+
+    if realtimeqa.is_question_id(record_id):
+        return realtimeqa.held_out_week(realtimeqa.week(record_id))
     number = re.search(r"\d+", record_id)
     return number is not None and int(number.group()) % 2 == 0
 

@@ -22,7 +22,13 @@ Per-question scoring (all deterministic):
   (`eval.metrics.verbatim_faithfulness`: the sentence verbatim, or 80% of its word
   trigrams, with its own unstemmed tokenisation — independent of the answerer's
   `rag.text.support`); the short answer must occur verbatim in the passage it names;
-- refusal: refusal accuracy on unanswerable records, false-refusal rate on answerable ones.
+- refusal: refusal accuracy on unanswerable records, false-refusal rate on answerable ones;
+- short-answer precision: share of the short answers shown (not refused) that contain
+  the gold answer (records with `gold`), with the counts right / shown;
+- citations after as-of: share of citations (records with `as_of`) whose article is
+  dated after the as-of date (undated articles are not counted as after);
+- leading fragments (every dataset; 0 is the goal): answers that start with words glued
+  before " — " that are not the verified short answer (`eval.metrics.leading_fragment`).
 """
 
 from __future__ import annotations
@@ -58,10 +64,12 @@ class EvalPlan:
 
 
 def plan_dataset(dataset: str, settings: Settings, work_dir: Path = DEFAULT_WORK_DIR,
-                 limit: int | None = None, corpus_dir: Path | None = None) -> EvalPlan:
-    """Records and corpus for `seed`, `dated`, an RGB set (rgb, rgb-answerable, rgb-unanswerable)
-    or a JSON Lines file, limited to the first `limit` records."""
-    from eval import rgb
+                 limit: int | None = None, corpus_dir: Path | None = None,
+                 part: str = "all") -> EvalPlan:
+    """Records and corpus for `seed`, `dated`, an RGB set (rgb, rgb-answerable, rgb-unanswerable),
+    `realtimeqa` or a JSON Lines file, limited to the first `limit` records (for realtimeqa
+    the first `limit` of the part, so `--part held-out --limit 40` is 40 held-out questions)."""
+    from eval import realtimeqa, rgb
 
     if limit is not None and limit < 1:
         raise DatasetError("--limit must be at least 1")
@@ -70,6 +78,12 @@ def plan_dataset(dataset: str, settings: Settings, work_dir: Path = DEFAULT_WORK
         folder = Path(work_dir) / "rgb" / f"corpus-{built.label}"
         rgb.write_corpus(built.snippets, folder)
         return EvalPlan(dataset, built.records, folder, f"rgb-{built.label}", rgb=True)
+    if dataset in realtimeqa.DATASETS:
+        built = realtimeqa.build(realtimeqa.load_questions(), realtimeqa.load_articles(),
+                                 limit, part)
+        folder = Path(work_dir) / "realtimeqa" / f"corpus-{built.label}"
+        realtimeqa.write_corpus(built.articles, folder)
+        return EvalPlan(dataset, built.records, folder, f"realtimeqa-{built.label}")
     if dataset == "dated":  # time-dependent questions over their own dated corpus
         return EvalPlan("dated", load_jsonl(DATED_PATH)[:limit], Path(corpus_dir or DATED_CORPUS),
                         "dated")
@@ -108,7 +122,10 @@ def prepare(plan: EvalPlan, settings: Settings, reuse_store: bool = False,
     by_id = {a.doc_id: a for a in load_corpus(plan.corpus_dir).articles}
     if not plan.rgb:
         problems = check_evidence(plan.records, by_id)
-        if problems:
+        if problems and plan.name == "realtimeqa":  # outside data: scored as it is, noted
+            log(f"warning: {len(problems)} RealTime QA question(s) whose gold text is not in "
+                f"their answer articles, e.g. {problems[0]}")
+        elif problems:
             raise DatasetError(f"dataset {plan.name} does not match corpus {plan.corpus_dir}:\n  "
                                + "\n  ".join(problems[:10]))
     return by_id
@@ -124,9 +141,16 @@ class _NoDesk:
 def _passage_relevant(passage: Any, record: EvalRecord) -> bool:
     if record.doc_ids and passage.doc_id not in record.doc_ids:
         return False
+    if record.evidence_mode == "doc":  # any passage of one of its articles (RealTime QA)
+        return bool(record.doc_ids)
     header = metadata_header(passage.title, passage.date, passage.source)
     return any(M.contains_evidence(passage.text, e) or M.contains_evidence(header, e)
                for e in record.evidence)
+
+
+def _recall_mode(record: EvalRecord) -> str:
+    """Evidence mode for evidence recall: "doc" records recall any of their strings."""
+    return "any" if record.evidence_mode == "doc" else record.evidence_mode
 
 
 def _passage_texts(passage: Any) -> list[str]:
@@ -171,7 +195,7 @@ def score_answer(record: EvalRecord, answer: Any, articles: dict[str, Any], k: i
         scores["mrr"] = M.reciprocal_rank(relevant, k)
         texts = [t for p in passages if not record.doc_ids or p.doc_id in record.doc_ids
                  for t in _passage_texts(p)]
-        scores["evidence_recall"] = M.evidence_recall(record.evidence, texts, record.evidence_mode)
+        scores["evidence_recall"] = M.evidence_recall(record.evidence, texts, _recall_mode(record))
     text = M.strip_markers(answer.answer) if not answer.refused else ""
     short = getattr(answer, "short_answer", None)
     references = [r for r in [*record.short_answers, record.reference_answer] if r]
@@ -183,6 +207,18 @@ def score_answer(record: EvalRecord, answer: Any, articles: dict[str, Any], k: i
         scores["answer_f1"] = M.token_f1(text, record.reference_answer)
     if record.answerable and record.gold is not None:
         scores["answer_accuracy"] = float(not answer.refused and M.contains_gold(text, record.gold))
+    shown = short is not None and not answer.refused
+    scores["short_shown"] = float(shown)
+    if shown and record.answerable and record.gold is not None:
+        scores["short_correct"] = float(M.contains_gold(short.text, record.gold))
+    if not answer.refused:
+        lead = M.leading_fragment(answer.answer, short.text if short is not None else None,
+                                  [c.quote for c in answer.citations])
+        scores["leading_fragment"] = float(lead is not None)
+    if record.as_of and not answer.refused and answer.citations:
+        dates = [getattr(articles.get(c.doc_id), "date", None) for c in answer.citations]
+        after = M.dated_after(dates, record.as_of)
+        scores["citations_after_as_of"], scores["citations_dated_checked"] = sum(after), len(after)
     if not answer.refused:
         cited = [by_n.get(c.n) for c in answer.citations]
         if answer.citations:
@@ -200,7 +236,7 @@ def score_answer(record: EvalRecord, answer: Any, articles: dict[str, Any], k: i
             cited_texts = [t for p in cited if p is not None and (
                 not record.doc_ids or p.doc_id in record.doc_ids) for t in _passage_texts(p)]
             scores["citation_recall"] = M.evidence_recall(record.evidence, cited_texts,
-                                                          record.evidence_mode)
+                                                          _recall_mode(record))
         body = answer.answer
         sentences = []
         if short is not None and body.startswith(short.text):
@@ -322,6 +358,15 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
     valid = sum(round(r.scores.get("quote_validity") * r.scores["quotes_checked"])
                 for r in results if r.scores.get("quote_validity") is not None)
     out["quote_validity"] = valid / checked if checked else None
+    correct = _collect(results, "short_correct")
+    has_gold = any(r.scores.get("answer_accuracy") is not None for r in results)
+    out["short_answer_precision"] = M.mean(correct)
+    out["short_answers_shown"] = len(correct) if has_gold else None
+    out["short_answers_right"] = int(sum(correct)) if has_gold else None
+    checked_dates = sum(r.scores.get("citations_dated_checked", 0) for r in results)
+    out["citations_after_as_of"] = (sum(r.scores.get("citations_after_as_of", 0) for r in results)
+                                    / checked_dates) if checked_dates else None
+    out["leading_fragments"] = int(sum(_collect(results, "leading_fragment")))
     out["refusal_accuracy"] = M.refusal_accuracy([r.refused for r in unanswerable])
     out["false_refusal_rate"] = M.false_refusal_rate([r.refused for r in answerable])
     judged = [r.judge for r in results if r.judge]

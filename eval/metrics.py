@@ -241,3 +241,45 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     position = (len(ordered) - 1) * q / 100
     low, high = math.floor(position), math.ceil(position)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# --- answer form --------------------------------------------------------------
+
+_DASH = " — "
+_AS_OF_LABEL = re.compile(r"^As of [^:—]{3,40}:\s*", re.IGNORECASE)  # a time-aware answer's label
+
+
+def _plain(text: str) -> str:
+    return " ".join(strip_markers(fold_typography(text)).split())
+
+
+def leading_fragment(answer: str, short_answer: str | None, quotes: Sequence[str] = ()) -> str | None:
+    """The words an answer starts with when they are a fragment glued in front of it and
+    not its verified short answer, else None.
+
+    The lead is the text before the answer's first " — " (how the extractive answerer
+    puts a short answer before its sentences: "short — sentence [1]"). It is no
+    fragment when it is the verified `short_answer` (after an "As of <date>:" label), when it already holds a citation
+    marker (the dash follows a cited sentence), or when the answer starts with one of its
+    citations' quotes that runs past the dash (a dash inside a quoted sentence)."""
+    text = answer.strip()
+    cut = text.find(_DASH)
+    if cut <= 0:
+        return None
+    lead = text[:cut].strip()
+    if re.search(r"\[\d{1,3}\]", lead):
+        return None
+    if short_answer is not None and _AS_OF_LABEL.sub("", lead) == short_answer.strip():
+        return None
+    plain, plain_lead = _plain(text), _plain(lead)
+    for quote in quotes:
+        quoted = _plain(quote)
+        if len(quoted) > len(plain_lead) and plain.startswith(quoted[:len(plain_lead) + 3]):
+            return None
+    return lead or None
+
+
+def dated_after(citation_dates: Sequence[str | None], as_of: str) -> list[bool]:
+    """For each cited article's date (YYYY-MM-DD or None), whether it is after `as_of`;
+    an undated article is not counted as after."""
+    return [bool(d) and d[:10] > as_of for d in citation_dates]

@@ -28,6 +28,11 @@ METRICS: list[tuple[str, str, str]] = [
     ("citation_recall", "citation recall", "ratio"),
     ("quote_validity", "quotes equal article text", "ratio"),
     ("faithfulness", "faithfulness (verbatim, cited)", "ratio"),
+    ("short_answer_precision", "short-answer precision (contains gold, shown)", "ratio"),
+    ("short_answers_right", "short answers right (count)", "count"),
+    ("short_answers_shown", "short answers shown (count)", "count"),
+    ("citations_after_as_of", "citations dated after as-of", "ratio"),
+    ("leading_fragments", "answers led by an unverified fragment (count)", "count"),
     ("refusal_accuracy", "refusal accuracy (unanswerable)", "ratio"),
     ("false_refusal_rate", "false-refusal rate (answerable)", "ratio"),
     ("decision_accuracy", "answer/refuse decision accuracy", "ratio"),
@@ -58,7 +63,7 @@ def label(key: str, k: int) -> str:
 def _fmt(value: Any, kind: str = "ratio") -> str:
     if value is None:
         return "n/a"
-    if kind == "ms":
+    if kind in ("ms", "count"):
         return f"{value:.0f}"
     return f"{value:.3f}"
 

@@ -162,7 +162,7 @@ class GeneratorChoice(click.Choice):
     def __init__(self) -> None:
         super().__init__(generator_names())
 
-    @property  # type: ignore[override]
+    @property
     def choices(self) -> tuple[str, ...]:
         return tuple(generator_names())
 
@@ -237,6 +237,7 @@ def chat(ctx, top_k, date_from, date_to, sources, as_of, generator) -> None:
         except (QuestionError, ModelError) as err:
             click.echo(f"error: {err}", err=True)
             continue
+        assert answer is not None, "a stream always ends with the checked answer"
         _print_answer(answer)
         history += [{"role": "user", "content": question},
                     {"role": "assistant", "content": answer.answer}]

@@ -93,9 +93,10 @@ class Settings(BaseModel):
     chunk_tokens: int = Field(160, ge=32, le=1000, description="Target chunk size in tokens.")
     chunk_overlap: int = Field(40, ge=0, le=500, description="Tokens shared by neighbouring chunks.")
     copy_threshold: float = Field(
-        0.75, gt=0.0, le=1.0,
+        0.7, gt=0.0, le=1.0,
         description="Two articles are copies of one story (syndicated) when this share of the "
-                    "smaller one's word shingles is in the other (MinHash estimate; measured by "
+                    "smaller one's shingles, or of either one's paragraphs after the lede, is in "
+                    "the other (house style normalised; measured by "
                     "`python -m eval.bench.copies`, see README).")
     copy_shingle_words: int = Field(
         5, ge=1, le=20, description="Words per shingle when comparing articles for copies.")
@@ -135,9 +136,9 @@ class Settings(BaseModel):
                     "generator refuses by evidence first).")
     min_term_coverage: float = Field(
         0.15, ge=0.0, le=1.0,
-        description="Extractive: a sentence is evidence only when it (and, on average, its "
-                    "neighbours) covers this share of the question's idf-weighted words "
-                    "(calibrated with min_relevance).")
+        description="Unused since the extractive generator's fitted scorer (issue 24; kept so "
+                    "existing settings files stay valid): was the share of the question's "
+                    "idf-weighted words a sentence had to cover.")
     answer_types: bool = Field(
         True, description="Extractive: read the question's answer type (who → a name, when → "
                           "a date, how many → a number, where → a place ...); a sentence only "
@@ -145,8 +146,22 @@ class Settings(BaseModel):
                           "does not name, else the answer is refused.")
     answer_type_bonus: float = Field(
         1.0, ge=0.0, le=5.0,
-        description="Extractive: score added to a sentence holding a candidate of the wanted "
-                    "type (the full bonus when it sits next to the question's words).")
+        description="Unused since the extractive generator's fitted scorer (issue 24; kept so "
+                    "existing settings files stay valid): was the score added for a typed candidate.")
+    min_answer_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Extractive: refuse when the best sentence's fitted probability of holding "
+                    "the answer is below this (default: the threshold `python -m eval.fit_scorer` "
+                    "fitted on the calibration parts, in rag/answer/extractive/scorer_weights.json).")
+    answer_dense_sentences: int | None = Field(
+        None, ge=0, le=50,
+        description="Extractive: how many sentences (best by the cheap features) get their dense "
+                    "similarity to the question (~10-50 ms each); 0 leaves the dense feature out "
+                    "(default: the number in scorer_weights.json).")
+    second_sentence_ratio: float = Field(
+        0.6, ge=0.0, le=1.0,
+        description="Extractive: the next best sentence joins the answer when its probability is "
+                    "at least this share of the best one's (and above the refusal threshold).")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
 
     ui_host: str = Field("127.0.0.1", description="Chat page address; other hosts need ui_auth.")

@@ -8,17 +8,19 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import bm25s
 import Stemmer
 
 from rag.records import Span
+from rag.stopwords import STOPWORDS_EN_PLUS
 
 _stemmer = Stemmer.Stemmer("english")
+_LEXICAL_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (and scikit-learn's) token pattern
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before
 # whitespace, or at a line break. Abbreviations like "U.S." stay whole because the
 # next character must be whitespace followed by something that starts a sentence.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n+")
-_ABBREVIATIONS = re.compile(r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Lt|Col|St|No|vs|U\.S|U\.K|U\.N)\.$")
+_ABBREVIATIONS = re.compile(r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Lt|Col|St|No|vs"
+                            r"|U\.S|U\.K|U\.N)\.$")
 # The one definition of a citation marker "[n]" (any number of digits: a checked answer
 # holds only markers of passages it was given, so every "[digits]" in it is one).
 MARKER_DIGITS = r"\d+"
@@ -79,8 +81,14 @@ def _trimmed(text: str, start: int, end: int, offset: int) -> list[Span]:
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stemmed word tokens without English stop words (shared with answering)."""
-    return bm25s.tokenize(texts, stopwords="english_plus", stemmer=_stemmer, return_ids=False,
-                          show_progress=False)
+    # bm25s.tokenize(stopwords="english_plus", stemmer=...) without importing bm25s/scipy
+    if isinstance(texts, str):
+        texts = [texts]
+    words = [[w for w in _LEXICAL_WORD.findall(text.lower()) if w not in STOPWORDS_EN_PLUS]
+             for text in texts]
+    unique = list(dict.fromkeys(w for doc in words for w in doc))
+    stems = dict(zip(unique, _stemmer.stemWords(unique)))
+    return [[stems[w] for w in doc] for doc in words]
 
 
 def normalise_markers(text: str) -> str:

@@ -14,7 +14,8 @@ from eval.bench.common import REPO
 
 QUICK_SIZE = "1k"
 STARTUP = ["startup.seed.s", f"startup.{QUICK_SIZE}.s", "startup.ratio", "startup.seed.peak_rss_mb",
-           f"startup.{QUICK_SIZE}.peak_rss_mb", f"startup.{QUICK_SIZE}.exit_s"]
+           f"startup.{QUICK_SIZE}.peak_rss_mb", f"startup.{QUICK_SIZE}.exit_s", "startup.floor.s",
+           "startup.seed_vs_floor", f"startup.{QUICK_SIZE}_vs_floor"]
 RETRIEVAL = [f"{op}_{pct}_ms" for op in ("dense", "dense_filtered", "fused", "fused_filtered")
              for pct in ("p50", "p95")] + ["lexical_p50_ms", "bm25_match_share", "embed_p50_ms",
                                            "first_retrieve_s", "peak_rss_mb"]
@@ -116,3 +117,17 @@ def test_reliability_figures_are_read_from_the_tests_own_output():
     assert any(line.startswith("- faults injected by test_faults.py: 42 ") for line in lines)
     assert "- SIGKILLs landed mid-ingest: 3 in 2 crash runs (each then compared with a clean ingest)" in lines
     assert lines[-1] == "- load: 16 users for 120 s: 1903 requests served, 0 failed"
+
+
+def test_chunking_figure_counts_overlap_as_tokens_embedded_twice():
+    from eval.bench.chunking import work
+    from rag.records import Article
+
+    sentences = " ".join(f"Sentence number {n} tells of the talks in Geneva on day {n}."
+                         for n in range(60))
+    article = [Article(doc_id="a", text=sentences, title="t")]
+    without, with_overlap = work(article, 64, 0), work(article, 64, 24)
+    assert without["chunks"] > 1
+    assert without["embedded_per_article_token"] == pytest.approx(1.0, abs=0.02)
+    assert with_overlap["embedded_per_article_token"] > 1.15
+    assert with_overlap["chunks"] > without["chunks"]

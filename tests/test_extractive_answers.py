@@ -77,16 +77,20 @@ def test_a_candidate_the_question_already_names_is_no_evidence():
     assert GENERATOR.generate("Who played at Wimbledon, Simona Halep?", [passage]).refused
 
 
-def test_a_question_naming_what_no_passage_mentions_is_refused():
+def _best_probability(question: str, passage: Passage) -> float:
+    sentences, _, _ = GENERATOR.score(question, [passage])
+    return sentences[0].probability
+
+
+def test_a_name_or_year_no_passage_mentions_lowers_the_answer_probability():
+    """No hard rule (on RealTime QA 10 of 59 answerable questions name a word no passage
+    holds): the fitted `absent` feature lowers the probability instead."""
     passage = _passage("President Blinken said the talks in Geneva were frank and substantial.")
-    assert GENERATOR.generate("What did Zelenskiy say about the talks in Geneva?",
-                              [passage]).refused
-
-
-def test_a_question_year_missing_from_the_passage_is_refused():
+    assert _best_probability("What did Zelenskiy say about the talks in Geneva?", passage) < \
+        _best_probability("What did Blinken say about the talks in Geneva?", passage)
     passage = _passage("Angelique Kerber won the women's singles final at Wimbledon in 2018.")
-    assert GENERATOR.generate("Who won the women's singles final at Wimbledon in 2019?",
-                              [passage]).refused
+    assert _best_probability("Who won the women's singles final at Wimbledon in 2019?", passage) < \
+        _best_probability("Who won the women's singles final at Wimbledon in 2018?", passage)
 
 
 def test_answers_carry_a_verified_short_answer_in_the_json_contract(desk):
@@ -102,10 +106,6 @@ def test_answers_carry_a_verified_short_answer_in_the_json_contract(desk):
 def test_a_refused_answer_has_no_short_answer(desk):
     data = desk.answer("How many Russian troops were massed near Ukraine’s border?").to_dict()
     assert data["refused"] and data["short_answer"] is None
-
-
-def test_a_question_about_a_thing_no_passage_mentions_is_refused(desk):
-    assert desk.answer("In which Geneva hotel did Blinken and Lavrov meet?").refused
 
 
 def test_a_which_question_gets_the_whole_list_with_its_noun(desk):
@@ -131,3 +131,52 @@ def test_a_phrase_that_only_modifies_the_question_word_is_not_given_as_the_answe
     draft = GENERATOR.generate("What did Lavrov demand?", [_passage(ARTICLE_TEXT)])
     assert not draft.refused and "written response" in draft.text
     assert _short(draft) is None or not _short(draft).startswith("from ")
+
+
+def test_a_quote_whose_subject_is_he_or_she_names_the_speaker_outside_the_quote():
+    from rag.answer.citations import check_citations
+
+    passage = _passage("Sergei Lavrov met reporters after the talks in Geneva. He said Moscow "
+                       "would wait for a written response next week.")
+    draft = GENERATOR.generate("What would Moscow wait for?", [passage])
+    assert 'Sergei Lavrov: "He said Moscow would wait for a written response next week." [1]' \
+        in draft.text
+    _, citations, _ = check_citations(draft.text, [passage])
+    assert [c.quote for c in citations] == [
+        "He said Moscow would wait for a written response next week."]   # verbatim
+
+
+def test_a_question_worded_unlike_the_passage_is_answered_when_a_sentence_answers_it():
+    passage = _passage("Dock workers at the port of Felixstowe walked out on Monday, halting "
+                       "container traffic for a third day. Shipping lines diverted vessels to "
+                       "Rotterdam.")
+    draft = GENERATOR.generate("What is happening at the port of Felixstowe?", [passage])
+    assert not draft.refused and "walked out" in draft.text
+
+
+def test_without_a_short_answer_the_answer_starts_with_the_quoted_sentence():
+    passage = _passage("Dock workers at the port of Felixstowe walked out on Monday, halting "
+                       "container traffic for a third day.")
+    draft = GENERATOR.generate("What is happening at the port of Felixstowe?", [passage])
+    if draft.short_answer is None:
+        assert draft.text.startswith("Dock workers at the port")
+    else:
+        assert draft.text.startswith(draft.short_answer.text + " — Dock workers")
+
+
+def test_a_glued_short_answer_always_survives_the_citation_check():
+    """The answer leads with a fragment only when it is the short answer the pipeline
+    verifies (a span whose spacing the check rewrites, 'the "Subway Series"', is none)."""
+    from rag.answer.citations import check_citations
+    from rag.answer.pipeline import check_short_answer
+
+    passage = _passage('Subway launched 12 sandwiches on Tuesday in what it calls the "Subway '
+                       'Series" menu. The chain said the menu "Subway Series" would stay.')
+    for question in ("What is Subway calling its new menu?", "What did Subway launch on Tuesday?",
+                     "What would stay, the chain said?", "When did Subway launch 12 sandwiches?"):
+        draft = GENERATOR.generate(question, [passage])
+        if draft.short_answer is not None:
+            text, citations, _ = check_citations(draft.text, [passage])
+            assert check_short_answer(draft, text, citations, [passage]) is not None, question
+        else:
+            assert " — " not in draft.text.split("[")[0], question

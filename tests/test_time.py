@@ -206,3 +206,22 @@ def test_latest_answers_from_the_newest_report_and_falls_back_when_it_is_silent(
     writer = ExtractiveGenerator(Settings())
     assert latest_draft(writer, "What did Port Alder bus drivers do?", passages).text.endswith("[1]")
     assert latest_draft(writer, "Who mediates the Port Alder bus talks?", passages).text.endswith("[2]")
+
+
+# -- issue 20: day words in articles, read against the article's date ----------------------
+
+def test_day_words_are_read_against_the_articles_own_date():
+    from datetime import date
+    from rag.answer.timeline import day_words
+    cases = [("halted it at 11 p.m. the night before", "2023-10-09", date(2023, 10, 8)),
+             ("the council voted last Tuesday", "2023-10-20", date(2023, 10, 17)),
+             ("was sworn in on Monday", "2023-10-24", date(2023, 10, 23)),
+             ("conceded on Sunday afternoon", "2023-10-16", date(2023, 10, 15)),
+             ("the recount that ended on Saturday", "2023-10-15", date(2023, 10, 14)),
+             ("talks broke down yesterday", "2024-05-17", date(2024, 5, 16)),
+             ("the committee will meet on Wednesday", "2023-10-09", date(2023, 10, 11)),
+             ("a fire on Thursday of last week", "2023-10-16", date(2023, 10, 12)),
+             ("the vote on Monday", "2023-10-09", date(2023, 10, 9))]
+    for sentence, written, meant in cases:
+        assert [d for _, d, _ in day_words(sentence, written)] == [meant], sentence
+    assert day_words("on Sunday", None) == []

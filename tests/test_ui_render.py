@@ -255,3 +255,31 @@ def test_follow_up_suggestions_come_from_the_retrieved_articles():
 
     assert shown == ["What did Antony Blinken say?", "Why did Council approve budget for new bridge?",
                      "Why did Blinken and Lavrov wrap up talks in Geneva?"]
+
+
+# -- issue 20: timelines as a list, corrections and conflicts on the page ----------------
+
+def test_a_timeline_answer_is_a_markdown_list_one_event_a_line():
+    from ui.render import answer_markdown, timeline_items
+    text = "October 9, 2023: Counting resumed. [4] October 10, 2023: Marsh led by 555. [5]"
+    assert timeline_items(text) == ["October 9, 2023: Counting resumed. [4]",
+                                    "October 10, 2023: Marsh led by 555. [5]"]
+    shown = answer_markdown(text, {4: "q"}, None, 1).splitlines()
+    assert len(shown) == 2 and all(line.startswith("- ") for line in shown)
+    assert timeline_items("As of October 9, 2023: it resumed. [1]") == []
+
+
+def test_the_sources_panel_lists_conflicts_with_renumbered_citations():
+    from ui.render import renumber, sources_html
+    result = {"question": "q", "answer": "Reports differ on turnout: 61.4 per cent [3], 57.8% [1].",
+              "refused": False, "citations": [
+                  {"n": 3, "doc_id": "a", "title": "A", "date": "2023-10-09", "source": "Courier",
+                   "url": None, "quote": "61.4 per cent", "start": 0, "end": 13, "copies": []},
+                  {"n": 1, "doc_id": "b", "title": "B", "date": "2023-10-09", "source": "Gazette",
+                   "url": None, "quote": "57.8%", "start": 0, "end": 5, "copies": []}],
+              "passages": [], "conflicts": [{"about": "turnout", "kind": "conflict", "values": [
+                  {"text": "61.4 per cent", "n": 3, "source": "Courier", "date": "2023-10-09"},
+                  {"text": "57.8%", "n": 1, "source": "Gazette", "date": "2023-10-09"}]}]}
+    html = sources_html(renumber(result))
+    assert "Reports differ: turnout" in html
+    assert "61.4 per cent (Courier, 2023-10-09) [1]" in html and "57.8% (Gazette, 2023-10-09) [2]" in html

@@ -35,9 +35,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from rag.answer import Answer, QuestionError
+from rag.answer.generators import REFUSAL_SENTINEL
 from rag.config import Settings
 from rag.records import Filters
-from ui.app import (ANSWER_CONCURRENCY, REFUSAL_SENTINEL, Desk, UserFacingError, check_as_of,
+from ui.app import (ANSWER_CONCURRENCY, Desk, UserFacingError, check_as_of,
                     check_top_k, explain, make_filters)
 
 log = logging.getLogger("newsdesk.api")

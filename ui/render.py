@@ -58,11 +58,23 @@ def _title_text(text: str, limit: int = 300) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
+_TIMELINE_ITEM = re.compile(r"(?:(?<=\])\s+|^)(?=[A-Z][a-z]+ \d{1,2}, \d{4}: )")
+
+
+def timeline_items(answer_text: str) -> list[str]:
+    """A timeline answer's lines ("June 3, 2024: ... [1]"), or [] for another answer."""
+    items = [item.strip() for item in _TIMELINE_ITEM.split(answer_text) if item.strip()]
+    return items if len(items) >= 2 and all(_TIMELINE_ITEM.match(i) for i in items) else []
+
+
 def answer_markdown(answer_text: str, quotes: dict[int, str] | None = None,
                     short_answer: str | None = None, answer_id: int | None = None) -> str:
     """An answer for the chat: literal text, its short answer (if found in it) in bold, and
     each [n] marker a link to source card n of answer `answer_id` whose hover text is the
-    quote (without `answer_id`, markers are just bold)."""
+    quote (without `answer_id`, markers are just bold). A timeline is a list."""
+    items = timeline_items(answer_text)
+    if items:
+        return "\n".join("- " + answer_markdown(item, quotes, None, answer_id) for item in items)
     quotes = quotes or {}
     at = answer_text.find(short_answer) if short_answer else -1
     if at >= 0 and short_answer.strip():
@@ -111,6 +123,8 @@ def renumber(result: dict[str, Any]) -> dict[str, Any]:
     short = result.get("short_answer")
     if isinstance(short, dict) and short.get("n") is not None and int(short["n"]) in new:
         out["short_answer"] = {**short, "n": new[int(short["n"])]}
+    out["conflicts"] = [{**c, "values": [{**v, "n": new.get(int(v["n"]), v["n"])} for v in c.get("values", [])]}
+                        for c in result.get("conflicts") or []]
     return out
 
 
@@ -334,6 +348,18 @@ def _group(pairs: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[lis
     return list(groups.values())
 
 
+def conflicts_html(conflicts: list[dict[str, Any]]) -> str:
+    """The answer's corrections and conflicting reports: what, each value and its source."""
+    rows = []
+    for conflict in conflicts:
+        values = "; ".join(f"{esc(v.get('text'))} ({esc(v.get('source') or 'unknown')}, "
+                           f"{esc(v.get('date') or 'undated')}) [{esc(v.get('n'))}]"
+                           for v in conflict.get("values", []))
+        label = "Corrected" if conflict.get("kind") == "correction" else "Reports differ"
+        rows.append(f"<li><strong>{label}: {esc(conflict.get('about'))}</strong> — {values}</li>")
+    return f"<ul class='nd-conflicts'>{''.join(rows)}</ul>" if rows else ""
+
+
 REFUSAL_REASONS = {
     "refused-no-passages": "No article matched the question.",
     "refused-not-relevant": "The closest passages are about something else.",
@@ -409,6 +435,7 @@ def sources_html(result: dict[str, Any], answer_id: int = 0, articles: dict[str,
         head = "<div class='nd-muted'>This answer cites no passage.</div>"
     else:
         head = _source_strip(groups, answer_id)
+    conflicts = conflicts_html(result.get("conflicts") or []) if cards and not result.get("refused") else ""
     extra = ""
     if others:
         label = "Passages that were searched" if result.get("refused") else "Other passages retrieved"
@@ -427,7 +454,7 @@ def sources_html(result: dict[str, Any], answer_id: int = 0, articles: dict[str,
                 "its numbered references'>Copy answer with references</button>")
     if copy and head.startswith("<div class='nd-strip'"):  # one row: chips, then copy
         head, copy = head[:-len("</div>")] + copy + "</div>", ""
-    return (f"<div class='nd-sources' data-answer='{answer_id}'>{question}{head}{copy}"
+    return (f"<div class='nd-sources' data-answer='{answer_id}'>{question}{head}{copy}{conflicts}"
             f"{''.join(cards)}{extra}{foot}</div>")
 
 

@@ -11,7 +11,10 @@
    `collapse_copies` step.
 
 `--quick` runs the detection only, `--seed N` builds the set with another seed (the
-threshold held at 0.75 for seeds 11, 12 and 13). Until eval/bench/ is a package, run it
+threshold held for seeds 11, 12 and 13), `--set clean|house|both` picks the set: `clean`
+is issue 11's, `house` the harder one of issue 20 (house-style edits, rewritten ledes,
+bylines, real RealTime QA articles and their same-news near misses; default `both` for
+the detection, `house` for the rest). Until eval/bench/ is a package, run it
 as `python eval/bench/copies.py` (PYTHONPATH set to the repo). Seed and RGB retrieval
 with and without the step: `rag eval --dataset seed` / `--dataset rgb-answerable` with
 NEWSDESK_POST_RETRIEVAL="" against the default.
@@ -27,8 +30,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
-SHINGLES = [3, 5, 7]
+THRESHOLDS = [0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8]
+SHINGLES = [3, 4, 5]
 
 
 def _pairs(groups: dict[str, str]) -> set[tuple[str, str]]:
@@ -164,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="Detection only (no ingest).")
     parser.add_argument("--seed", type=int, default=None, help="Generator seed (default: eval.syndication.SEED).")
     parser.add_argument("--keep", type=Path, help="Build the set and stores here and keep them.")
+    parser.add_argument("--set", choices=["clean", "house", "both"], default="both",
+                        help="Which labelled set (default both for detection, house for the rest).")
     args = parser.parse_args(argv)
 
     from eval.syndication import SEED, build
@@ -171,17 +176,19 @@ def main(argv: list[str] | None = None) -> None:
     from rag.sources.files import file_doc_id, load_corpus
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="copies-bench-"))
-    folder = work / "syndication"
     try:
-        by_name = build(folder, seed=SEED if args.seed is None else args.seed)
-        ids = {name: file_doc_id(folder / f"{name}.md", folder) for name in by_name}
-        labels = {ids[name]: {**label, "story": ids.get(label["story"], label["story"])}
-                  for name, label in by_name.items()}  # keyed by article id, as ingest names them
-        corpus = load_corpus(folder)
-        for path, reason in corpus.skipped:
-            print(f"skipped {path}: {reason}")
         settings = Settings()
-        detection(corpus.articles, labels, settings)
+        for house in {"clean": [False], "house": [True], "both": [False, True]}[args.set]:
+            folder = work / ("syndication-house" if house else "syndication")
+            by_name = build(folder, seed=SEED if args.seed is None else args.seed, house=house)
+            ids = {name: file_doc_id(folder / f"{name}.md", folder) for name in by_name}
+            labels = {ids[name]: {**label, "story": ids.get(label["story"], label["story"])}
+                      for name, label in by_name.items()}  # keyed by article id, as ingest names them
+            corpus = load_corpus(folder)
+            for path, reason in corpus.skipped:
+                print(f"skipped {path}: {reason}")
+            print(f"\n# The {'house-style (issue 20)' if house else 'clean (issue 11)'} set")
+            detection(corpus.articles, labels, settings)
         if not args.quick:
             shared = ingest_figures(folder, work, settings)
             collapse_figures(shared, corpus.articles, labels)

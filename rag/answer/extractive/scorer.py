@@ -1,0 +1,109 @@
+"""One fitted scorer for the extractive generator's candidate sentences.
+
+A sentence is described by a few features (`FEATURES`): its dense similarity to the
+question with the bundled e5 model (`query:` / `passage:`, the model the retriever uses
+by default), whether it holds a candidate of the asked kind, the idf-weighted share of
+the question's words in it, its neighbours and its passage, whether its passage holds
+the names and numbers the question gives (and how many of them no passage
+holds), the passage's rank, dense similarity and date
+(against the newest passage), and how early it sits in its article. The probability
+that it holds the answer is a logistic function of them whose weights were fitted by
+`python -m eval.fit_scorer` on the calibration parts of the eval sets and stored in
+`scorer_weights.json` beside this module (with the refusal threshold fitted there too).
+
+Embedding a sentence costs ~10-50 ms here, so only the `embed_top` sentences ranked
+best without the dense feature are embedded; the rest keep their partial score, which
+can only lose to an embedded sentence with the same cheap features.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+WEIGHTS_PATH = Path(__file__).with_name("scorer_weights.json")
+FEATURES = ("dense", "own", "window", "passage", "typed", "typed_close", "untyped",
+            "named", "absent", "absent_number", "rank", "passage_dense", "recency", "lead")
+
+
+class ScorerError(ValueError):
+    """The weights file is missing or malformed; the message names it."""
+
+
+@dataclass
+class SentenceScorer:
+    """Logistic scorer: p = sigmoid(bias + sum(weight * feature))."""
+
+    weights: dict[str, float]
+    bias: float
+    threshold: float                      # refuse when the best probability is below it
+    embed_top: int = 6                    # sentences embedded per question
+    dense_mean: float = 0.8               # stands in for the dense feature before embedding
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_PATH) -> "SentenceScorer":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            weights = {name: float(data["weights"].get(name, 0.0)) for name in FEATURES}
+            return cls(weights, float(data["bias"]), float(data["threshold"]),
+                       int(data.get("embed_top", 6)), float(data.get("dense_mean", 0.8)),
+                       data.get("meta", {}))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ScorerError(f"scorer weights {path} cannot be read ({err}); refit them with "
+                              "`python -m eval.fit_scorer` or reinstall the package") from err
+
+    def to_json(self) -> str:
+        return json.dumps({"weights": self.weights, "bias": self.bias, "threshold": self.threshold,
+                           "embed_top": self.embed_top, "dense_mean": self.dense_mean,
+                           "meta": self.meta}, indent=2) + "\n"
+
+    def logit(self, features: dict[str, float]) -> float:
+        """The score before the sigmoid; a missing dense feature counts as its mean."""
+        values = dict(features)
+        values.setdefault("dense", self.dense_mean)
+        return self.bias + sum(self.weights[name] * values.get(name, 0.0) for name in FEATURES)
+
+    def probability(self, features: dict[str, float]) -> float:
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, self.logit(features)))))
+
+
+class DenseSimilarity:
+    """Cosine similarity of sentences to a question with an embedding model
+    (LangChain `Embeddings`), caching the last questions' vectors."""
+
+    def __init__(self, embeddings, cache_size: int = 64) -> None:
+        self.embeddings = embeddings
+        self._queries: OrderedDict[str, list[float]] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def _query(self, question: str) -> list[float]:
+        with self._lock:
+            if question in self._queries:
+                self._queries.move_to_end(question)
+                return self._queries[question]
+        vector = self.embeddings.embed_query(question)
+        with self._lock:
+            self._queries[question] = vector
+            while len(self._queries) > self._cache_size:
+                self._queries.popitem(last=False)
+        return vector
+
+    def __call__(self, question: str, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        query = self._query(question)
+        documents = self.embeddings.embed_documents(list(texts))
+        return [_cosine(query, d) for d in documents]
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0

@@ -1,0 +1,88 @@
+"""End to end over the frozen `stories` set's articles (eval/datasets/stories, read-only)
+in a real store: conflicts and corrections in the answer, "when" answers read against
+the article's date, and an empty time filter explained."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+STORIES = Path(__file__).resolve().parent.parent / "eval" / "datasets" / "stories"
+
+
+@pytest.fixture(scope="module")
+def stories_desk(tmp_path_factory):
+    from rag.answer.pipeline import Newsdesk
+    from rag.ingest import ingest
+    from tests.conftest import make_settings
+    root = tmp_path_factory.mktemp("stories")
+    shutil.copytree(STORIES, root / "corpus")
+    settings = make_settings(root)
+    ingest(settings.corpus_dir, settings, progress=False)
+    return Newsdesk(settings)
+
+
+def test_the_answer_names_the_turnout_conflict_and_cites_both_outlets(stories_desk):
+    answer = stories_desk.answer("What was the turnout in the Dunmore mayoral election?",
+                                 as_of="2023-10-25").to_dict()
+    assert [c["about"] for c in answer["conflicts"]] == ["turnout"]
+    values = answer["conflicts"][0]["values"]
+    assert {v["text"] for v in values} == {"61.4 per cent", "57.8%"}
+    assert set(values[0]) == {"text", "n", "source", "date"}
+    assert "Reports differ on turnout" in answer["answer"]
+    cited = {c["n"] for c in answer["citations"]}
+    assert {v["n"] for v in values} <= cited
+
+
+def test_the_corrected_figure_is_said_with_the_one_it_corrects(stories_desk):
+    answer = stories_desk.answer("How many unopened postal ballots were found at the Civic Hall?",
+                                 as_of="2023-10-25").to_dict()
+    assert "1,410 postal ballots, corrected from 1,140" in answer["answer"]
+    assert answer["conflicts"][0]["kind"] == "correction"
+
+
+def test_an_answer_without_disagreement_has_an_empty_conflicts_list(stories_desk):
+    answer = stories_desk.answer("Who is the returning officer in Dunmore?", as_of="2023-10-25")
+    assert answer.to_dict()["conflicts"] == []
+
+
+@pytest.mark.parametrize("question, day", [
+    ("When was the Dunmore mayoral count halted?", "Sunday, October 8, 2023"),
+    ("When did Tomas Reyes concede?", "Sunday, October 15, 2023"),
+    ("When did the recount end?", "Saturday, October 14, 2023"),
+    ("When was Helena Marsh sworn in for her second term?", "Monday, October 23, 2023"),
+])
+def test_a_when_answer_gives_the_day_the_article_means_not_its_dateline(stories_desk, question, day):
+    answer = stories_desk.answer(question, as_of="2023-10-25")
+    assert answer.answer.startswith(day), answer.answer
+    assert answer.citations and not answer.refused
+
+
+def test_an_empty_time_filter_is_explained_with_its_range_and_the_newest_article(stories_desk):
+    answer = stories_desk.answer("What happened in the Dunmore mayoral race in the previous week?",
+                                 as_of="2023-10-03")
+    assert answer.refused and answer.outcome.value == "refused-no-passages"
+    assert "from September 25, 2023 to October 1, 2023" in answer.answer
+    assert "as-of date October 3, 2023" in answer.answer
+    assert "newest article is dated October 24, 2023" in answer.answer
+
+
+def test_the_timeline_is_a_chronology_over_the_whole_story_one_event_a_day(stories_desk):
+    import re
+    answer = stories_desk.answer("How did the Dunmore election count unfold?", as_of="2023-10-25")
+    days = re.findall(r"(?:^|\] )(\w+ \d{1,2}, \d{4}):", answer.answer)
+    assert days[0] == "October 9, 2023" and days[-1] == "October 24, 2023"
+    assert len(days) == len(set(days)) >= 5
+    assert "DUNMORE" not in answer.answer and "(Lakeside Wire) –" not in answer.answer
+    docs = [c.doc_id for c in answer.citations]
+    assert not any(doc.endswith("-copy.md") for doc in docs)
+
+
+def test_copies_of_the_wire_story_give_one_passage_listing_the_others(stories_desk):
+    passages = stories_desk.answer("Why was counting in the Dunmore election stopped?",
+                                   as_of="2023-10-25").passages
+    wire = [p for p in passages if p.doc_id.endswith("lakesidewire.md") and "power cut" in p.text]
+    assert wire and {c["source"] for c in wire[0].copies} == {"Dunmore Courier", "Eastfield Gazette"}
+    assert not any(p.doc_id.endswith("-copy.md") for p in passages)
