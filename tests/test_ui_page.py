@@ -109,7 +109,7 @@ def test_corpus_overview_matches_the_store(desktop, ui_settings):
     assert facts["date_from"] in overview and "updated" in overview
     examples = desktop.locator(".nd-example").all_inner_texts()
     assert examples and not any(e.startswith("What happened:") for e in examples)
-    assert "Why did Blinken and Lavrov wrap up talks in Geneva?" in examples
+    assert "Why did Blinken and Lavrov wrap up talks in Geneva?" in examples  # answered, so offered
 
 
 def test_active_filters_show_as_chips_that_remove_them_and_new_chat_resets_them(desktop):

@@ -141,7 +141,8 @@ def test_overview_and_examples_are_read_from_the_store_at_each_load(browser, ui_
         upload = tmp_path / "council.txt"
         upload.write_text("title: Council approves budget for new bridge\ndate: 2022-02-03\n"
                           "source: Harbour Wire\n\nThe city council approved the budget for the "
-                          "new bridge on Thursday after a long debate about its cost.\n",
+                          "new bridge on Thursday because the old bridge was no longer safe. "
+                          "Councillors debated its cost for three hours.\n",
                           encoding="utf-8")
         assert add_articles([str(upload)], settings).added  # added behind the page's back
         page.reload()
@@ -158,7 +159,7 @@ def test_overview_and_examples_are_read_from_the_store_at_each_load(browser, ui_
 def test_follow_up_naming_its_subject_is_answered_about_it_and_emoji_get_a_short_reply(desktop):
     ask(desktop, LAVROV)
     first = last_answer(desktop)
-    ask(desktop, "And what did Blinken say?")
+    ask(desktop, "And what did Blinken say about the talks?")
 
     assert last_answer(desktop) != first
     assert "Blinken" in " ".join(desktop.locator("#nd-sources-box mark").all_inner_texts()) or \

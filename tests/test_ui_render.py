@@ -233,8 +233,9 @@ def test_examples_are_questions_built_from_headlines():
     from ui.suggest import example_questions, questions_from_title
 
     assert questions_from_title("Blinken and Lavrov wrap up talks in Geneva") == [
-        "Why did Blinken and Lavrov wrap up talks in Geneva?", "What did Blinken say?",
-        "What did Lavrov say?", "What happened in Geneva?"]
+        "Why did Blinken and Lavrov wrap up talks in Geneva?", "What did Blinken say about the talks?",
+        "What did Blinken say?", "What did Lavrov say about the talks?", "What did Lavrov say?",
+        "What happened in Geneva?"]
     shown = example_questions(["Council approves budget for new bridge",
                                "Blinken and Lavrov wrap up talks in Geneva"])
     assert shown[:2] == ["Why did Council approve budget for new bridge?",
@@ -255,6 +256,8 @@ def test_follow_up_suggestions_come_from_the_retrieved_articles():
 
     assert shown == ["What did Antony Blinken say?", "Why did Council approve budget for new bridge?",
                      "Why did Blinken and Lavrov wrap up talks in Geneva?"]
+    more = follow_up_questions(result, ["What did Lavrov demand?"], count=6)
+    assert more[3:] == ["What happened in Geneva?"]  # nothing more about Lavrov or Blinken
 
 
 # -- issue 20: timelines as a list, corrections and conflicts on the page ----------------

@@ -201,7 +201,7 @@ def example_questions(settings: Settings, facts: CorpusFacts) -> list[str]:
     article in the store (none when it is empty: never a question it cannot answer)."""
     if settings.ui_examples:
         return list(settings.ui_examples)[:EXAMPLE_COUNT]
-    return questions_from_titles([title for title, _ in facts.newest], EXAMPLE_COUNT)
+    return questions_from_titles([title for title, _ in facts.newest], 3 * EXAMPLE_COUNT)
 
 
 def check_top_k(value: Any) -> int:
@@ -429,7 +429,39 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
         log.warning("%s", err)
     facts = desk.facts()
     fixed_examples = examples
-    examples = example_questions(settings, facts) if examples is None else examples
+    answerable_cache: dict[str, bool] = {}
+
+    def answerable(questions: list[str], count: int) -> list[str]:
+        """The first `count` questions the articles answer (checked by answering them when
+        no language model is needed, so cheap; cached per question and store state)."""
+        try:
+            newsdesk = desk.get()
+        except (StoreError, EmbeddingError):
+            return questions[:count]
+        if getattr(newsdesk.generator, "needs_model", True):
+            return questions[:count]
+        kept, state = [], desk.facts().updated
+        for question in questions:
+            key = f"{state}|{question}"
+            if key not in answerable_cache:
+                try:
+                    answerable_cache[key] = not newsdesk.answer(question).refused
+                except Exception:  # noqa: BLE001 - an example that fails is left out
+                    answerable_cache[key] = False
+            if answerable_cache[key]:
+                kept.append(question)
+            if len(kept) == count:
+                break
+        return kept
+
+    def shown_examples(facts: CorpusFacts) -> list[str]:
+        if fixed_examples is not None:
+            return fixed_examples
+        if settings.ui_examples:
+            return list(settings.ui_examples)[:EXAMPLE_COUNT]
+        return answerable(example_questions(settings, facts), EXAMPLE_COUNT)
+
+    examples = shown_examples(facts)
 
     def transcript(session: dict) -> str:
         """What the browser keeps of the conversation (localStorage): shown messages and
@@ -502,7 +534,8 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                                       short.get("text") if isinstance(short, dict) else None,
                                       answer_id)
         asked = [t["content"] for t in session["history"] if t.get("role") == "user"] + [question]
-        suggestions = [] if answer.refused else follow_up_questions(shown_result, asked)
+        suggestions = [] if answer.refused else answerable(
+            follow_up_questions(shown_result, asked, count=6), 3)
         messages[index] = {"role": "assistant", "content": content}
         if suggestions:
             messages[index]["options"] = [{"value": q, "label": q} for q in suggestions]
@@ -621,7 +654,7 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
         """The overview, settings facts, source list and examples, read from the store
         now (at each page load and after each add)."""
         facts = desk.facts()
-        shown = fixed_examples if fixed_examples is not None else example_questions(settings, facts)
+        shown = shown_examples(facts)
         buttons = [gr.update(value=shown[i], visible=True) if i < len(shown) else
                    gr.update(visible=False) for i in range(EXAMPLE_COUNT)]
         return (overview_html(facts), _corpus_markdown(settings, facts),

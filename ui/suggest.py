@@ -72,9 +72,17 @@ def questions_from_title(title: str) -> list[str]:
         if verb not in _SMALL and not verb.endswith(("ed", "ing")) and \
                 (verb.endswith("s") != plural_subject):
             questions.append(f"Why did {who} {_base_verb(verb)} {rest}?".replace("  ", " "))
+    topic = None
+    if subject:
+        words = [w for w in subject.group(3).split() if w not in ("up", "down", "out", "off", "over")]
+        if words and words[0].isalpha() and words[0].islower() and words[0] not in _SMALL:
+            topic = words[0]
     for name in names_in(title)[:2]:
-        if _PLACE.search(title) and name in _PLACE.search(title).group(1):
+        place = _PLACE.search(title)
+        if place and name in place.group(1):
             continue
+        if topic:
+            questions.append(f"What did {name} say about the {topic}?")
         questions.append(f"What did {name} say?")
     place = _PLACE.search(title)
     if place:
@@ -127,12 +135,13 @@ def follow_up_questions(result: dict[str, Any], asked: Iterable[str], count: int
     titles += [p.get("title", "") for p in result.get("passages", []) if p.get("doc_id") in cited]
     for title in dict.fromkeys(t for t in titles if t):
         candidates += [q for q in questions_from_title(title)
-                       if not (q.startswith("What did ") and q[9:-5].lower() in question.lower())]
+                       if not (q.startswith("What did ") and " say" in q and
+                               q[9:q.index(" say")].lower() in question.lower())]
     out: list[str] = []
     people: set[str] = set()
     for candidate in candidates:
-        person = candidate[9:-5].split()[-1] if candidate.startswith("What did ") and \
-            candidate.endswith(" say?") else None
+        person = candidate[9:candidate.index(" say")].split()[-1] \
+            if candidate.startswith("What did ") and " say" in candidate else None
         if candidate.lower() in asked_lower or candidate in out or person in people:
             continue
         if person:
