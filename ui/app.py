@@ -41,7 +41,8 @@ from rag.index.store import EmptyIndexError, StoreError  # noqa: E402
 from ui.render import (CSS, EMPTY_SOURCES, PAGE_JS, answer_markdown, article_text,  # noqa: E402
                        esc, human_bytes, md_text, message_markdown, notice_html, overview_html,
                        plural, refusal_reason, renumber, sources_html)
-from ui.suggest import example_questions as questions_from_titles, follow_up_questions  # noqa: E402
+from ui.suggest import (distinct_people, example_questions as questions_from_titles,  # noqa: E402
+                        follow_up_questions)
 from ui.uploads import UPLOAD_TYPES, UploadResult, add_articles, add_url  # noqa: E402
 
 log = logging.getLogger("newsdesk.ui")
@@ -534,8 +535,8 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                                       short.get("text") if isinstance(short, dict) else None,
                                       answer_id)
         asked = [t["content"] for t in session["history"] if t.get("role") == "user"] + [question]
-        suggestions = [] if answer.refused else answerable(
-            follow_up_questions(shown_result, asked, count=6), 3)
+        suggestions = [] if answer.refused else distinct_people(answerable(
+            follow_up_questions(shown_result, asked, count=8, per_person=False), 6))[:3]
         messages[index] = {"role": "assistant", "content": content}
         if suggestions:
             messages[index]["options"] = [{"value": q, "label": q} for q in suggestions]

@@ -117,7 +117,8 @@ def speakers_in(text: str) -> list[str]:
     return found
 
 
-def follow_up_questions(result: dict[str, Any], asked: Iterable[str], count: int = 3) -> list[str]:
+def follow_up_questions(result: dict[str, Any], asked: Iterable[str], count: int = 3,
+                        per_person: bool = True) -> list[str]:
     """Two or three questions to ask next, from the answer's articles: what the people
     quoted in them said (when the question did not name them), then questions from the
     headlines of the articles retrieved, other articles first."""
@@ -137,14 +138,20 @@ def follow_up_questions(result: dict[str, Any], asked: Iterable[str], count: int
         candidates += [q for q in questions_from_title(title)
                        if not (q.startswith("What did ") and " say" in q and
                                q[9:q.index(" say")].lower() in question.lower())]
+    out = [c for c in dict.fromkeys(candidates) if c.lower() not in asked_lower]
+    return (distinct_people(out) if per_person else out)[:count]
+
+
+def distinct_people(questions: Iterable[str]) -> list[str]:
+    """The questions with at most one "What did X say…?" per person (by last name)."""
     out: list[str] = []
     people: set[str] = set()
-    for candidate in candidates:
-        person = candidate[9:candidate.index(" say")].split()[-1] \
-            if candidate.startswith("What did ") and " say" in candidate else None
-        if candidate.lower() in asked_lower or candidate in out or person in people:
+    for question in questions:
+        person = question[9:question.index(" say")].split()[-1] \
+            if question.startswith("What did ") and " say" in question else None
+        if person in people:
             continue
         if person:
             people.add(person)
-        out.append(candidate)
-    return out[:count]
+        out.append(question)
+    return out
