@@ -63,10 +63,11 @@ def refers_back(question: str) -> bool:
 
 
 def topic_words(question: str) -> str:
-    """The words of a question that name its topic, in order ("What did Lavrov demand?"
-    -> "Lavrov demand")."""
-    words = [w for w in _WORD.findall(question) if w.lower() not in _FUNCTION_WORDS
-             and (not w.isdigit() or len(w) == 4)]
+    """The question without its opening question words, as a topic ("What did Lavrov
+    demand?" -> "Lavrov demand")."""
+    words = _WORD.findall(question)
+    while words and words[0].lower() in _FUNCTION_WORDS:  # "What did", "Who was the"
+        words = words[1:]
     return " ".join(words)
 
 
