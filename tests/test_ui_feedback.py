@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from eval.datasets import load_jsonl
@@ -54,9 +55,43 @@ def test_a_question_that_names_its_people_is_not_rewritten_after_other_questions
     assert ExtractiveGenerator(Settings()).condense(question, history) == question
 
 
-def test_a_question_pointing_back_is_still_joined_to_the_previous_one():
+def test_a_question_pointing_back_gets_the_earlier_topic_not_the_earlier_question():
     history = [{"role": "user", "content": "What did Lavrov demand?"}]
 
     condensed = ExtractiveGenerator(Settings()).condense("And what did Blinken say about it?", history)
 
-    assert condensed == "And what did Blinken say about it? (What did Lavrov demand?)"
+    assert condensed == "What did Blinken say about it? (Lavrov demand)"
+
+
+def test_a_follow_up_that_names_its_subject_loses_only_its_connective():
+    history = [{"role": "user", "content": "What did Lavrov demand?"},
+               {"role": "assistant", "content": "Lavrov demanded a written reply."}]
+
+    assert ExtractiveGenerator(Settings()).condense("And what did Blinken say?", history) == \
+        "What did Blinken say?"
+
+
+def test_a_follow_up_to_a_follow_up_takes_the_topic_of_the_first():
+    history = [{"role": "user", "content": "Who lost the Dunmore mayoral election?"},
+               {"role": "assistant", "content": "..."},
+               {"role": "user", "content": "And when did he concede?"}]
+
+    condensed = ExtractiveGenerator(Settings()).condense("Why?", history)
+
+    assert "Dunmore" in condensed and "When did he concede?" not in condensed
+
+
+@pytest.mark.parametrize("message", ["🤔🤔🤔", "thanks", "Thank you!", "ok", "?!"])
+def test_a_message_that_is_not_a_question_gets_a_short_reply(message):
+    from rag.answer.followup import small_talk
+
+    reply = small_talk(message)
+    assert reply and len(reply) < 120
+
+
+@pytest.mark.parametrize("message", ["Thanks, and what did he say?", "What did Lavrov demand?",
+                                     "Blinken"])
+def test_a_question_gets_no_small_talk_reply(message):
+    from rag.answer.followup import small_talk
+
+    assert small_talk(message) is None

@@ -51,7 +51,8 @@ def test_clicking_a_citation_marker_highlights_its_source_card(desktop):
     card = desktop.locator("#nd-sources-box .nd-card.nd-flash")
     card.wait_for(timeout=5_000)
     assert number in card.get_attribute("data-ns").split()
-    assert marker.get_attribute("title"), "hovering a marker shows no quote"
+    assert marker.get_attribute("title") or marker.get_attribute("data-quote"), \
+        "the marker carries no quote for its preview"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     desktop.screenshot(path=str(ARTIFACTS / "desktop.png"))
 
@@ -107,8 +108,8 @@ def test_corpus_overview_matches_the_store(desktop, ui_settings):
     assert f"{len(facts['sources'])} outlet" in overview and all(s in overview for s in facts["sources"][:4])
     assert facts["date_from"] in overview and "updated" in overview
     examples = desktop.locator(".nd-example").all_inner_texts()
-    assert examples and all(e.startswith("What happened:") for e in examples)
-    assert "Blinken and Lavrov wrap up talks in Geneva" in " ".join(examples)
+    assert examples and not any(e.startswith("What happened:") for e in examples)
+    assert "Why did Blinken and Lavrov wrap up talks in Geneva?" in examples  # answered, so offered
 
 
 def test_active_filters_show_as_chips_that_remove_them_and_new_chat_resets_them(desktop):

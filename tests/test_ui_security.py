@@ -57,9 +57,13 @@ INJECTED_TAGS = "script, img, svg, iframe, frame, object, embed, math, style, vi
 # elements of those kinds, or any element whose attributes carry the article's payloads
 # (the hover text of a citation marker, `a[href^="#nd-a"]` title, is the quote as plain
 # text: it may show the payload as text, never as markup)
+# Plain text the page keeps in attributes (the marker's hover quote, a card's title,
+# outlet, date and id for the previews, read with textContent) is allowed; markup is not.
 FIND_INJECTED = """(nodes, [tags, trap]) => nodes.flatMap(n => [...n.querySelectorAll('*')])
     .filter(e => e.matches(tags) || [...e.attributes].some(a =>
         !(a.name === 'title' && e.matches('a[href^="#nd-a"]')) &&
+        !(['data-title', 'data-source', 'data-date', 'data-doc'].includes(a.name) && e.matches('.nd-card')) &&
+        !(a.name === 'data-quote' && e.matches('a[href^="#nd-a"]')) &&
         (/pwned|javascript:/i.test(a.value) || /^on/i.test(a.name) ||
         (a.value.includes(trap) && !(e.tagName === 'A' && a.name === 'href')))))
     .map(e => e.outerHTML.slice(0, 300))"""

@@ -20,6 +20,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,15 +31,18 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # gradio imports hugging
 import gradio as gr  # noqa: E402
 
 from rag.answer import Answer, Newsdesk, QuestionError  # noqa: E402
+from rag.answer.followup import small_talk  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.index.embeddings import EmbeddingError  # noqa: E402
 from rag.answer.generators import ModelError, generator_class  # noqa: E402
 from rag.answer.outcome import Outcome  # noqa: E402
 from rag.records import Filters  # noqa: E402
-from rag.index.store import EmptyIndexError, StoreError, store_address  # noqa: E402
-from ui.render import (CSS, EMPTY_SOURCES, PAGE_JS, answer_markdown, esc,  # noqa: E402
-                       human_bytes, md_text, message_markdown, notice_html, overview_html,
-                       renumber, sources_html)
+from rag.index.store import EmptyIndexError, StoreError  # noqa: E402
+from ui.render import (CSS, EMPTY_SOURCES, PAGE_JS, answer_markdown, article_text,  # noqa: E402
+                       esc, human_bytes, md_text, message_markdown, notice_html, overview_html,
+                       plural, refusal_reason, renumber, sources_html)
+from ui.suggest import (distinct_people, example_questions as questions_from_titles,  # noqa: E402
+                        follow_up_questions)
 from ui.uploads import UPLOAD_TYPES, UploadResult, add_articles, add_url  # noqa: E402
 
 log = logging.getLogger("newsdesk.ui")
@@ -81,8 +85,28 @@ def explain(err: Exception, settings: Settings) -> UserFacingError:
     if isinstance(err, EmbeddingError):
         return UserFacingError("The embedding model cannot be used", str(err))
     log.exception("unexpected error while answering", exc_info=err)
-    return UserFacingError("Something went wrong",
-                           f"{type(err).__name__}; the server log has the details.")
+    return UserFacingError("Something went wrong", "The server log has the details.")
+
+
+_EXCEPTION_NAME = re.compile(r"\b(?:[a-z_]+\.)*[A-Z]\w*(?:Error|Exception|Timeout)\b:?\s*")
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+_PATH = re.compile(r"(?<![\w:/])(?:~|\.{1,2})?(?:/[\w.@+%-]+){2,}/?")
+
+
+def reader_text(message: str) -> str:
+    """An error message as the page shows it: one line, without exception class names,
+    errno codes or file paths (those go to the server log)."""
+    line = " ".join(str(message).split())
+    line = _ERRNO.sub("", _EXCEPTION_NAME.sub("", line))
+    line = _PATH.sub("the configured folder", line)
+    return line.strip() or "The server log has the details."
+
+
+def page_problem(err: Exception, settings: Settings) -> UserFacingError:
+    """`explain` for the page: the details logged, a one-line reason shown."""
+    problem = explain(err, settings)
+    log.warning("%s: %s", problem.title, problem.message)
+    return UserFacingError(problem.title, reader_text(problem.message))
 
 
 def make_filters(date_from: str | None, date_to: str | None,
@@ -150,6 +174,22 @@ class Desk:
                            sources=facts["sources"], first_date=facts["date_from"],
                            last_date=facts["date_to"], updated=updated, newest=newest)
 
+    def articles(self, doc_ids: set[str]) -> dict[str, str]:
+        """doc id -> the article's normalised text (the offsets citations use), for the
+        article view; missing articles are left out."""
+        wanted, found = set(doc_ids), {}
+        if not wanted:
+            return found
+        try:
+            for doc_id, _, spans in self.get().retriever.index.article_spans():
+                if doc_id in wanted:
+                    found[doc_id] = article_text(spans)
+                    if len(found) == len(wanted):
+                        break
+        except (StoreError, EmbeddingError) as err:
+            log.warning("article view: %s", err)
+        return found
+
     def is_empty(self) -> bool:
         try:
             return self.get().retriever.index.count() == 0
@@ -161,13 +201,8 @@ def example_questions(settings: Settings, facts: CorpusFacts) -> list[str]:
     """The examples to offer: the ui_examples setting, else one question per newest
     article in the store (none when it is empty: never a question it cannot answer)."""
     if settings.ui_examples:
-        return list(settings.ui_examples)
-    questions: list[str] = []
-    for title, _ in facts.newest:
-        question = f"What happened: {title.strip().rstrip('.?!')}?"
-        if question not in questions:
-            questions.append(question)
-    return questions
+        return list(settings.ui_examples)[:EXAMPLE_COUNT]
+    return questions_from_titles([title for title, _ in facts.newest], 3 * EXAMPLE_COUNT)
 
 
 def check_top_k(value: Any) -> int:
@@ -238,11 +273,40 @@ class FeedbackLog:
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
 
+    def set(self, record: dict[str, Any]) -> None:
+        """Record a vote: it replaces the earlier vote on the same answer (same `key`),
+        so the log holds the current vote of each answer once."""
+        key = record["key"]
+        with self._lock:
+            kept = []
+            if self.path.is_file():
+                for line in self.path.read_text(encoding="utf-8").splitlines():
+                    try:
+                        same = json.loads(line).get("key") == key
+                    except (ValueError, AttributeError):
+                        same = False
+                    if not same:
+                        kept.append(line)
+            kept.append(json.dumps(record, ensure_ascii=False))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            temporary.write_text("\n".join(kept) + "\n", encoding="utf-8")
+            os.replace(temporary, self.path)
+
+    def remove(self, key: str) -> None:
+        """Take back the vote on an answer."""
+        with self._lock:
+            if not self.path.is_file():
+                return
+            kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
+                    if f'"key": "{key}"' not in line]
+            self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
 
 def _new_session() -> dict[str, Any]:
     """Per-browser-session state: what is shown, what Newsdesk sees, sources per answer."""
     return {"messages": [], "history": [], "sources": {}, "answers": {}, "current": None,
-            "seq": 0, "time": None}
+            "seq": 0, "time": None, "id": uuid.uuid4().hex[:12]}
 
 
 def _copy_session(session: dict[str, Any]) -> dict[str, Any]:
@@ -256,14 +320,13 @@ def _visible_draft(text: str) -> str:
 
 
 def _refusal_markdown(answer: Answer, filters: Filters) -> str:
-    hint = ""
-    if filters.active:
-        hint = " The search was limited by the date or source filter; widening it may help."
-    return f"*{md_text(answer.answer)}*{md_text(hint)}"
+    """A refusal in the chat, naming its real cause (the answer's typed outcome)."""
+    reason = refusal_reason({"outcome": answer.outcome.value}, filters.active)
+    return f"*{md_text(answer.answer)}* {md_text(reason)}"
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+    return plural(n, noun)
 
 
 def _corpus_markdown(settings: Settings, facts: CorpusFacts) -> str:
@@ -275,7 +338,7 @@ def _corpus_markdown(settings: Settings, facts: CorpusFacts) -> str:
                 else f", dated {facts.first_date} to {facts.last_date}")
     rows = [("Profile", settings.profile), ("Answers by", writer),
             ("Embeddings", settings.embedding),
-            ("Store", f"{store_address(settings)}, collection {settings.collection}"),
+            ("Collection", settings.collection),
             ("Articles", f"{_count(facts.articles, 'article')} in "
                          f"{_count(facts.chunks, 'passage')}{span}")]
     return "\n".join(f"- **{label}:** {md_text(value) if label != 'Answers by' else value}"
@@ -285,7 +348,9 @@ def _corpus_markdown(settings: Settings, facts: CorpusFacts) -> str:
 def _upload_markdown(result: UploadResult) -> str:
     lines = []
     if result.added:
-        lines.append(f"**Added {len(result.added)} file(s):** " + ", ".join(md_text(n) for n in result.added))
+        noun = "article" if all(" — http" in n for n in result.added) else "file"
+        lines.append(f"**Added {plural(len(result.added), noun)}:** "
+                     + ", ".join(md_text(n) for n in result.added))
     if result.unchanged:
         lines.append("**Already in the articles:** " + ", ".join(md_text(n) for n in result.unchanged))
     for name, reason in result.rejected:
@@ -293,12 +358,58 @@ def _upload_markdown(result: UploadResult) -> str:
     if result.error:
         lines.append(f"**Not added:** {md_text(result.error)}")
     if result.report is not None:
-        lines.append(f"Ingest: {md_text(result.report.summary())}")
+        log.info("upload ingest: %s", result.report.summary())
+        report = result.report
+        lines.append(f"The articles now hold {plural(report.articles, 'article')} in "
+                     f"{plural(report.chunks, 'passage')}; {plural(report.added, 'passage')} added.")
     if result.other_skipped:
-        lines.append(f"{len(result.other_skipped)} other file(s) in the folder were skipped, "
+        lines.append(f"{plural(len(result.other_skipped), 'other file')} in the folder skipped, "
                      "as by `rag ingest`: " + "; ".join(
                          f"{md_text(os.path.basename(p))} ({md_text(r)})" for p, r in result.other_skipped))
     return "\n\n".join(lines) or "Choose files first."
+
+
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+
+
+def _day_name(day: str) -> str:
+    year, month, date = day.split("-")
+    return f"{int(date)} {_MONTH_NAMES[int(month) - 1]} {year}"
+
+
+def time_name(time_info: dict | None) -> str | None:
+    """What the time chip says: the time the question names, read as dates ("June 2024",
+    "3 June 2024", "14 – 21 January 2022"), "latest" or "timeline"; never the question."""
+    if not isinstance(time_info, dict):
+        return None
+    order = time_info.get("order")
+    start, end = time_info.get("date_from"), time_info.get("date_to")
+    span = None
+    try:
+        if start and end and start == end:
+            span = _day_name(start)
+        elif start and end:
+            a, b = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+            next_month = (b.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            if a.day == 1 and a.year == b.year and (next_month - dt.timedelta(days=1)) == b:
+                span = (f"{_MONTH_NAMES[a.month - 1]} {a.year}" if a.month == b.month else
+                        f"{_MONTH_NAMES[a.month - 1]} – {_MONTH_NAMES[b.month - 1]} {a.year}")
+                if a.month == 1 and b.month == 12:
+                    span = str(a.year)
+            else:
+                span = f"{_day_name(start)} – {_day_name(end)}"
+        elif start:
+            span = f"since {_day_name(start)}"
+        elif end:
+            span = f"until {_day_name(end)}"
+    except (ValueError, IndexError):
+        span = " – ".join(v for v in (start, end) if v) or None
+    if order == "chronological":
+        return "timeline" + (f", {span}" if span else "")
+    if order == "newest":
+        return "latest" + (f", {span}" if span else "")
+    return span
 
 
 def _chip_updates(date_from: str | None, date_to: str | None, sources: list[str] | None,
@@ -307,12 +418,8 @@ def _chip_updates(date_from: str | None, date_to: str | None, sources: list[str]
     def chip(label: str | None) -> dict:
         return gr.update(value=f"{label} ✕", visible=True) if label else gr.update(visible=False)
 
-    time_label = None
-    if isinstance(time_info, dict) and (time_info.get("expression") or time_info.get("date_from")
-                                        or time_info.get("date_to")):
-        span = " – ".join(v for v in (time_info.get("date_from"), time_info.get("date_to")) if v)
-        time_label = f"Time: {time_info.get('expression') or span}" + (f" ({span})" if span and
-                                                                      time_info.get("expression") else "")
+    label = time_name(time_info)
+    time_label = f"Time: {label}" if label else None
     return (chip(f"From {date_from}" if date_from else None),
             chip(f"To {date_to}" if date_to else None),
             chip(f"Sources: {', '.join(sources)}" if sources else None),
@@ -329,7 +436,46 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
     except (StoreError, EmbeddingError) as err:  # shown on the page; retried per question
         log.warning("%s", err)
     facts = desk.facts()
-    examples = example_questions(settings, facts) if examples is None else examples
+    fixed_examples = examples
+    answerable_cache: dict[str, bool] = {}
+
+    def answerable(questions: list[str], count: int) -> list[str]:
+        """The first `count` questions the articles answer (checked by answering them when
+        no language model is needed, so cheap; cached per question and store state)."""
+        try:
+            newsdesk = desk.get()
+        except (StoreError, EmbeddingError):
+            return questions[:count]
+        if getattr(newsdesk.generator, "needs_model", True):
+            return questions[:count]
+        kept, state = [], desk.facts().updated
+        for question in questions:
+            key = f"{state}|{question}"
+            if key not in answerable_cache:
+                try:
+                    answerable_cache[key] = not newsdesk.answer(question).refused
+                except Exception:  # noqa: BLE001 - an example that fails is left out
+                    answerable_cache[key] = False
+            if answerable_cache[key]:
+                kept.append(question)
+            if len(kept) == count:
+                break
+        return kept
+
+    def shown_examples(facts: CorpusFacts) -> list[str]:
+        if fixed_examples is not None:
+            return fixed_examples
+        if settings.ui_examples:
+            return list(settings.ui_examples)[:EXAMPLE_COUNT]
+        return answerable(example_questions(settings, facts), EXAMPLE_COUNT)
+
+    examples = shown_examples(facts)
+
+    def transcript(session: dict) -> str:
+        """What the browser keeps of the conversation (localStorage): shown messages and
+        the plain history, so an opened conversation can be continued."""
+        return json.dumps({"id": session.get("id"), "messages": session["messages"],
+                           "history": session["history"]}, ensure_ascii=False)
 
     def answer_stream(question: str, session: dict, top_k: float, date_from: str | None,
                       date_to: str | None, sources: list[str], as_of: str | None) -> Iterator[tuple]:
@@ -338,15 +484,20 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
         if not question:
             gr.Warning("Type a question first: the box is empty.", duration=TOAST_SECONDS,
                        title="Nothing to ask")
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         shown = short_question(question)
         messages = session["messages"]
         messages.append({"role": "user", "content": md_text(shown)})
+        reply = small_talk(question)
+        if reply is not None:  # thanks, an emoji: a short reply, not a search
+            messages.append({"role": "assistant", "content": md_text(reply)})
+            yield messages, "", gr.skip(), session, gr.skip(), transcript(session)
+            return
         messages.append({"role": "assistant", "content": "…"})
         index = len(messages) - 1
         working = notice_html("Searching the articles…", "", "working", shown)
-        yield messages, "", working, session, gr.skip()
+        yield messages, "", working, session, gr.skip(), gr.skip()
         started = time.perf_counter()
         try:
             filters = make_filters(date_from, date_to, sources)
@@ -362,19 +513,19 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                 if time.perf_counter() - last >= STREAM_INTERVAL:
                     last = time.perf_counter()
                     messages[index] = {"role": "assistant", "content": _visible_draft(text)}
-                    yield messages, "", working, session, gr.skip()
+                    yield messages, "", working, session, gr.skip(), gr.skip()
             if answer is None:
                 raise RuntimeError("the answer stream ended without an answer")
             if answer.outcome is Outcome.NO_PASSAGES and desk.is_empty():
                 raise EmptyIndexError(f"no articles in collection {settings.collection!r}: "
                                       f"run `rag ingest {settings.corpus_dir}`")
         except Exception as err:  # noqa: BLE001 - every failure becomes a message
-            problem = explain(err, settings)
+            problem = page_problem(err, settings)
             messages[index] = {"role": "assistant",
                                "content": f"**{md_text(problem.title)}.** {message_markdown(problem.message)}"}
             panel = notice_html(problem.title, problem.message, "error", shown)
             session["sources"][index] = panel
-            yield messages, question, panel, session, gr.skip()
+            yield messages, question, panel, session, gr.skip(), gr.skip()
             return
         result = answer.to_dict()
         shown_result = renumber(result)
@@ -390,8 +541,14 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
             content = answer_markdown(shown_result["answer"], quotes,
                                       short.get("text") if isinstance(short, dict) else None,
                                       answer_id)
+        asked = [t["content"] for t in session["history"] if t.get("role") == "user"] + [question]
+        suggestions = [] if answer.refused else distinct_people(answerable(
+            follow_up_questions(shown_result, asked, count=8, per_person=False), 6))[:3]
         messages[index] = {"role": "assistant", "content": content}
-        panel = sources_html(shown_result, answer_id)
+        if suggestions:
+            messages[index]["options"] = [{"value": q, "label": q} for q in suggestions]
+        articles = desk.articles({str(c["doc_id"]) for c in shown_result["citations"]})
+        panel = sources_html(shown_result, answer_id, articles, filtered=filters.active)
         session["sources"][index] = panel
         session["answers"][index] = {
             "result": result,
@@ -407,7 +564,15 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                                {"role": "assistant", "content": answer.answer}]
         log.info("answered in %.0f ms (first piece after %s ms)", (time.perf_counter() - started) * 1000,
                  "-" if first_piece is None else round((first_piece - started) * 1000))
-        yield messages, "", panel, session, _chip_updates(None, None, None, None, session["time"])[4]
+        yield (messages, "", panel, session, _chip_updates(None, None, None, None, session["time"])[4],
+               transcript(session))
+
+    def vote_labels(vote: str | None) -> tuple:
+        """The feedback buttons, the current vote marked and pressed."""
+        return (gr.update(value="👍 Helpful" + (" ✓" if vote == "up" else ""),
+                          variant="primary" if vote == "up" else "secondary"),
+                gr.update(value="👎 Not helpful" + (" ✓" if vote == "down" else ""),
+                          variant="primary" if vote == "down" else "secondary"))
 
     def show_sources(session: dict, event: gr.SelectData) -> tuple:
         index = event.index if isinstance(event.index, int) else (event.index or [0])[0]
@@ -415,47 +580,110 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
             if candidate in session["sources"]:
                 session = {**session, "current": candidate if candidate in session.get("answers", {})
                            else session.get("current")}
-                return session["sources"][candidate], session
-        return gr.skip(), gr.skip()
+                entry = session.get("answers", {}).get(session["current"]) or {}
+                return (session["sources"][candidate], session, *vote_labels(entry.get("vote")))
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     def clear() -> tuple:
         return ([], "", EMPTY_SOURCES, _new_session(), None, None, [], None,
-                max(1, settings.top_k), "", *_chip_updates(None, None, None, None, None))
+                max(1, settings.top_k), "", *_chip_updates(None, None, None, None, None),
+                *vote_labels(None))
 
-    def record_feedback(rating: str, comment: str, session: dict) -> tuple:
-        index = session.get("current")
+    def save_vote(session: dict, index: int | None, rating: str | None, comment: str) -> tuple:
+        """Record (or with rating None take back) the vote on answer `index`; the status line."""
         entry = session.get("answers", {}).get(index)
         if entry is None:
-            return "Ask a question first: feedback is about an answer.", gr.skip()
+            return session, "Ask a question first: feedback is about an answer."
+        key = f"{session.get('id', 'page')}-{index}"
+        answers = dict(session.get("answers", {}))
+        answers[index] = {**entry, "vote": rating}
+        session = {**session, "answers": answers, "current": index}
+        if rating is None:
+            feedback.remove(key)
+            return session, "Your vote on this answer was taken back."
         result = entry["result"]
-        feedback.add({"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                      "rating": rating, "comment": (comment or "").strip(),
+        feedback.set({"key": key, "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                      "rating": rating, "comment": (comment or entry.get("comment") or "").strip(),
                       "question": result["question"], "answer": result["answer"],
                       "refused": result["refused"], "citations": result["citations"],
                       "settings": entry["settings"]})
+        if comment:
+            answers[index]["comment"] = comment.strip()
         word = "helpful" if rating == "up" else "not helpful"
-        return (f"Thanks: saved as {word} to `{md_text(str(settings.feedback_path))}`.", "")
+        return session, f"Thanks: your vote is “{word}”. Click the other button to change it."
+
+    def record_feedback(rating: str, comment: str, session: dict) -> tuple:
+        session, status = save_vote(session, session.get("current"), rating, comment)
+        vote = (session.get("answers", {}).get(session.get("current")) or {}).get("vote")
+        return (status, "", session, *vote_labels(vote))
+
+    def rate_message(session: dict, event: gr.LikeData) -> tuple:
+        index = event.index if isinstance(event.index, int) else (event.index or [0])[0]
+        rating = {True: "up", "Like": "up", False: "down", "Dislike": "down"}.get(event.liked)
+        session, status = save_vote(session, index, rating, "")
+        return (status, session, *vote_labels(rating))
+
+    def retry_last(session: dict) -> tuple:
+        """The last question again: its turn taken off the conversation, then re-asked."""
+        session = _copy_session(session)
+        for index in range(len(session["messages"]) - 1, -1, -1):
+            if session["messages"][index]["role"] == "user":
+                break
+        else:
+            return gr.skip(), gr.skip(), gr.skip()
+        history = session["history"]
+        question = history[-2]["content"] if len(history) >= 2 and history[-2]["role"] == "user" \
+            and session["messages"][-1].get("content") != "…" and index + 1 in session["answers"] else None
+        if question is None:  # an error or small talk: re-ask what the user typed
+            question = re.sub(r"\\(.)", r"\1", session["messages"][index]["content"])
+        else:
+            session["history"] = history[:-2]
+        session["messages"] = session["messages"][:index]
+        return session["messages"], question, session
+
+    def restore(data: str) -> tuple:
+        """A conversation kept in the browser, opened again: its messages and history."""
+        try:
+            kept = json.loads(data or "{}")
+            messages = [{"role": m["role"], "content": str(m["content"])} for m in kept["messages"]
+                        if m.get("role") in ("user", "assistant")]
+            history = [{"role": t["role"], "content": str(t["content"])} for t in kept["history"]
+                       if t.get("role") in ("user", "assistant")]
+        except (ValueError, KeyError, TypeError):
+            gr.Warning("That conversation could not be opened.", duration=TOAST_SECONDS)
+            return gr.skip(), gr.skip(), gr.skip()
+        session = {**_new_session(), "messages": messages, "history": history,
+                   "id": str(kept.get("id") or uuid.uuid4().hex[:12])[:40]}
+        placeholder = notice_html("Conversation opened", "Its sources are not kept: ask again "
+                                  "to see them.", "info")
+        return messages, placeholder, session
+
+    def page_facts() -> tuple:
+        """The overview, settings facts, source list and examples, read from the store
+        now (at each page load and after each add)."""
+        facts = desk.facts()
+        shown = shown_examples(facts)
+        buttons = [gr.update(value=shown[i], visible=True) if i < len(shown) else
+                   gr.update(visible=False) for i in range(EXAMPLE_COUNT)]
+        return (overview_html(facts), _corpus_markdown(settings, facts),
+                gr.update(choices=facts.sources), *buttons)
 
     def upload(files: list[str] | None) -> tuple:
         if not files:
-            return "Choose one or more article files first.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return "Choose one or more article files first.", gr.skip()
         result = add_articles([str(f) for f in files], settings)
-        facts = desk.facts()
-        return (_upload_markdown(result), None, _corpus_markdown(settings, facts),
-                gr.update(choices=facts.sources), overview_html(facts))
+        return (_upload_markdown(result), None)
 
     def add_link(url: str) -> tuple:
         url = (url or "").strip()
         if not url:
-            return "Paste the address of an article or a feed first.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return "Paste the address of an article or a feed first.", gr.skip()
         try:
             result = add_url(url, settings)
         except Exception as err:  # noqa: BLE001 - a bad address is a message, not a crash
-            problem = explain(err, settings)
-            return f"**Not added:** {md_text(problem.message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        facts = desk.facts()
-        return (_upload_markdown(result), "", _corpus_markdown(settings, facts),
-                gr.update(choices=facts.sources), overview_html(facts))
+            problem = page_problem(err, settings)
+            return f"**Not added:** {md_text(problem.message)}", gr.skip()
+        return (_upload_markdown(result), "")
 
     def ask(question: str, history: list[dict] | None = None, top_k: int | None = None,
             filters: dict | None = None, as_of: str | None = None) -> dict:
@@ -486,6 +714,7 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
         return answer.to_dict()
 
     limit = f"{human_bytes(settings.upload_max_bytes)} ({settings.upload_max_bytes:,} bytes)"
+    newest_day = facts.last_date or ""
     with gr.Blocks(title="Newsdesk", analytics_enabled=False, fill_height=False) as app:
         session = gr.State(_new_session())
         gr.HTML("<div class='nd-header'><h1>Newsdesk</h1><p>Ask about the news articles. Every "
@@ -496,13 +725,11 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
         with gr.Row(equal_height=False):
             with gr.Column(scale=6, min_width=380):
                 overview = gr.HTML(overview_html(facts), elem_id="nd-overview", padding=False)
-                if examples:
-                    with gr.Row(elem_classes="nd-examples"):
-                        example_buttons = [gr.Button(text, size="sm", variant="secondary",
-                                                     elem_classes="nd-example")
-                                           for text in examples]
-                else:
-                    example_buttons = []
+                with gr.Row(elem_classes="nd-examples"):
+                    example_buttons = [gr.Button(examples[i] if i < len(examples) else "", size="sm",
+                                                 variant="secondary", elem_classes="nd-example",
+                                                 visible=i < len(examples))
+                                       for i in range(max(EXAMPLE_COUNT, len(examples)))]
                 with gr.Row(elem_id="nd-chips", elem_classes="nd-chips"):
                     chip_from = gr.Button(visible=False, size="sm", elem_id="nd-chip-from", min_width=0)
                     chip_to = gr.Button(visible=False, size="sm", elem_id="nd-chip-to", min_width=0)
@@ -512,34 +739,39 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                     chip_time = gr.Button(visible=False, size="sm", elem_id="nd-chip-time", min_width=0)
                 chatbot = gr.Chatbot(elem_id="nd-chat", label="Conversation", height="min(520px, 52vh)",
                                      sanitize_html=True, allow_tags=False, latex_delimiters=[],
-                                     feedback_options=None, buttons=[], autoscroll=True,
+                                     feedback_options=("Like", "Dislike"), buttons=["copy"],
+                                     autoscroll=True,
                                      placeholder="Ask a question below, or click an example.")
                 with gr.Row():
-                    question = gr.Textbox(elem_id="nd-question", show_label=False, scale=6, min_width=120,
-                                          placeholder="Ask about the articles…",
+                    question = gr.Textbox(elem_id="nd-question", label="Your question", show_label=False,
+                                          scale=6, min_width=120, placeholder="Ask about the articles…",
                                           max_lines=4, autofocus=True, submit_btn=False)
                     ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80,
                                            elem_id="nd-ask")
                     clear_button = gr.Button("New chat", scale=0, min_width=100, elem_id="nd-clear")
+                kept = gr.Textbox(visible="hidden", elem_id="nd-transcript", label="Transcript")
+                restore_box = gr.Textbox(visible="hidden", elem_id="nd-restore", label="Restore")
+                restore_button = gr.Button("Open", visible="hidden", elem_id="nd-restore-button")
             with gr.Column(scale=5, min_width=320):
-                gr.Markdown("### Sources", elem_id="nd-sources-title")
-                sources_panel = gr.HTML(EMPTY_SOURCES, elem_id="nd-sources-box", padding=False,
-                                        max_height=620, autoscroll=False)
+                gr.Markdown("## Sources", elem_id="nd-sources-title")
                 with gr.Row(elem_id="nd-feedback", equal_height=True):
-                    comment = gr.Textbox(show_label=False, placeholder="Comment on this answer "
-                                         "(optional)", scale=4, elem_id="nd-comment", max_lines=3)
+                    comment = gr.Textbox(label="Comment on this answer (optional)", show_label=False,
+                                         placeholder="Comment (optional)", scale=4,
+                                         elem_id="nd-comment", max_lines=3)
                     thumbs_up = gr.Button("👍 Helpful", scale=0, min_width=120, size="sm", elem_id="nd-thumbs-up")
                     thumbs_down = gr.Button("👎 Not helpful", scale=0, min_width=140, size="sm", elem_id="nd-thumbs-down")
                 feedback_status = gr.Markdown(elem_id="nd-feedback-status")
+                sources_panel = gr.HTML(EMPTY_SOURCES, elem_id="nd-sources-box", padding=False,
+                                        max_height=620, autoscroll=False)
                 with gr.Accordion("Search settings", open=False, elem_id="nd-settings"):
                     corpus_info = gr.Markdown(_corpus_markdown(settings, facts))
                     top_k = gr.Slider(1, max(20, settings.top_k), value=max(1, settings.top_k),
                                       step=1, label="Passages to read (top-k)", elem_id="nd-top-k")
-                    with gr.Row():
+                    with gr.Row(elem_classes="nd-dates"):
                         date_from = gr.DateTime(label="From", include_time=False, type="string",
-                                                elem_id="nd-date-from", value=None)
+                                                elem_id="nd-date-from", value=None, min_width=150)
                         date_to = gr.DateTime(label="To", include_time=False, type="string",
-                                              elem_id="nd-date-to", value=None)
+                                              elem_id="nd-date-to", value=None, min_width=150)
                     as_of = gr.DateTime(label="Answer as of (default: today)", include_time=False,
                                         type="string", elem_id="nd-as-of", value=None)
                     source_filter = gr.Dropdown(choices=facts.sources, value=[], multiselect=True,
@@ -553,29 +785,52 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
                                     label="Article files", type="filepath")
                     upload_button = gr.Button("Add to the articles", elem_id="nd-upload-button")
                     with gr.Row():
-                        url_box = gr.Textbox(show_label=False, placeholder="https://… article or feed",
+                        url_box = gr.Textbox(label="Address of an article or a feed", show_label=False,
+                                             placeholder="https://… article or feed",
                                              scale=4, elem_id="nd-url")
                         url_button = gr.Button("Add address", scale=0, min_width=120,
                                                elem_id="nd-url-button")
                     upload_status = gr.Markdown()
+                with gr.Accordion("Past conversations (kept in this browser only)", open=False,
+                                  elem_id="nd-history"):
+                    gr.HTML("<div class='nd-history' aria-live='polite'></div>", elem_id="nd-history-box",
+                            padding=False)
+        gr.HTML(f"<span id='nd-newest-day' data-day='{esc(newest_day)}' hidden></span>", padding=False,
+                elem_id="nd-newest")
 
         chips = [chip_from, chip_to, chip_sources, chip_as_of, chip_time]
         filter_inputs = [date_from, date_to, source_filter, as_of]
         answer_inputs = [question, session, top_k, date_from, date_to, source_filter, as_of]
-        answer_outputs = [chatbot, question, sources_panel, session, chip_time]
+        answer_outputs = [chatbot, question, sources_panel, session, chip_time, kept]
         answer_options = dict(concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers",
                               api_visibility="private", show_progress="hidden")
         quick = dict(queue=False, api_visibility="private", show_progress="hidden")
-        question.submit(answer_stream, answer_inputs, answer_outputs, **answer_options)
-        ask_button.click(answer_stream, answer_inputs, answer_outputs, **answer_options)
-        for button, text in zip(example_buttons, examples):
-            button.click(lambda text=text: text, None, question, **quick).then(
-                answer_stream, answer_inputs, answer_outputs, **answer_options)
+        keep_js = dict(js="(t) => { if (window.ndHistory) window.ndHistory.save(t); }",
+                       api_visibility="private", queue=False, show_progress="hidden")
+        vote_outputs = [thumbs_up, thumbs_down]
+
+        def answered(event):
+            event.then(None, kept, None, **keep_js)
+
+        answered(question.submit(answer_stream, answer_inputs, answer_outputs, **answer_options))
+        answered(ask_button.click(answer_stream, answer_inputs, answer_outputs, **answer_options))
+        for button in example_buttons:
+            answered(button.click(lambda text: text, button, question, **quick).then(
+                answer_stream, answer_inputs, answer_outputs, **answer_options))
+        def picked(event: gr.SelectData) -> str:
+            return event.value if isinstance(event.value, str) else str(event.value.get("value", ""))
+
+        answered(chatbot.option_select(picked, None, question, **quick).then(
+            answer_stream, answer_inputs, answer_outputs, **answer_options))
+        answered(chatbot.retry(retry_last, session, [chatbot, question, session], **quick).then(
+            answer_stream, answer_inputs, answer_outputs, **answer_options))
+        chatbot.like(rate_message, session, [feedback_status, session, *vote_outputs], **quick)
         reset = [chatbot, question, sources_panel, session, date_from, date_to, source_filter,
-                 as_of, top_k, feedback_status, *chips]
+                 as_of, top_k, feedback_status, *chips, *vote_outputs]
         clear_button.click(clear, None, reset, **quick)
         chatbot.clear(clear, None, reset, **quick)
-        chatbot.select(show_sources, session, [sources_panel, session], **quick)
+        chatbot.select(show_sources, session, [sources_panel, session, *vote_outputs], **quick)
+        restore_button.click(restore, restore_box, [chatbot, sources_panel, session], **quick)
 
         def chips_for(d_from, d_to, srcs, when, session):
             return _chip_updates(d_from, d_to, srcs, when, session.get("time"))[:4]
@@ -588,16 +843,19 @@ def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Block
         chip_as_of.click(lambda: None, None, as_of, **quick)
         chip_time.click(lambda s: ({**s, "time": None}, gr.update(visible=False)), session,
                         [session, chip_time], **quick)
+        feedback_outputs = [feedback_status, comment, session, *vote_outputs]
         thumbs_up.click(lambda c, s: record_feedback("up", c, s), [comment, session],
-                        [feedback_status, comment], **quick)
+                        feedback_outputs, **quick)
         thumbs_down.click(lambda c, s: record_feedback("down", c, s), [comment, session],
-                          [feedback_status, comment], **quick)
-        upload_outputs = [upload_status, files, corpus_info, source_filter, overview]
-        upload_button.click(upload, files, upload_outputs, concurrency_limit=1,
-                            concurrency_id="ingest", api_visibility="private")
-        url_button.click(add_link, url_box, [upload_status, url_box, corpus_info, source_filter,
-                                             overview],
-                         concurrency_limit=1, concurrency_id="ingest", api_visibility="private")
+                          feedback_outputs, **quick)
+        facts_outputs = [overview, corpus_info, source_filter, *example_buttons[:EXAMPLE_COUNT]]
+        upload_button.click(upload, files, [upload_status, files], concurrency_limit=1,
+                            concurrency_id="ingest", api_visibility="private").then(
+            page_facts, None, facts_outputs, **quick)
+        url_button.click(add_link, url_box, [upload_status, url_box],
+                         concurrency_limit=1, concurrency_id="ingest", api_visibility="private").then(
+            page_facts, None, facts_outputs, **quick)
+        app.load(page_facts, None, facts_outputs, **quick)
         gr.api(ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers")
     app.queue(default_concurrency_limit=ANSWER_CONCURRENCY)
     return app

@@ -172,34 +172,54 @@ def safe_url(url: str | None) -> str | None:
 
 
 def highlight(text: str, spans: Iterable[tuple[int, int]],
-              strong: tuple[int, int] | None = None) -> str:
+              strong: tuple[int, int] | None = None,
+              numbers: Iterable[int] | None = None) -> str:
     """`text` HTML-escaped, with the given (start, end) ranges wrapped in <mark> and the
     `strong` range (the short answer) in <strong>.
 
-    Ranges are character offsets into `text`; overlapping or touching ranges are merged
-    and ranges outside the text are clipped or dropped.
+    Ranges are character offsets into `text`; ranges outside the text are clipped or
+    dropped. With `numbers` (the citation number of each range), each <mark> carries the
+    numbers of the quotes it shows in `data-n`, so a marker can single out its sentence;
+    without, overlapping or touching ranges are merged into one highlight.
     """
     def clip(s: int, e: int) -> tuple[int, int]:
         return max(0, s), min(len(text), e)
 
-    marks = [clip(s, e) for s, e in spans]
-    marks = [(s, e) for s, e in marks if e > s]
+    spans = list(spans)
+    labels = list(numbers) if numbers is not None else [0] * len(spans)
+    marks = [(clip(s, e), n) for (s, e), n in zip(spans, labels)]
+    marks = [((s, e), n) for (s, e), n in marks if e > s]
     bold = [clip(*strong)] if strong and clip(*strong)[1] > clip(*strong)[0] else []
-    cuts = sorted({0, len(text), *(x for r in marks + bold for x in r)})
-    pieces: list[tuple[tuple[bool, bool], str]] = []
+    cuts = sorted({0, len(text), *(x for r, _ in marks for x in r), *(x for r in bold for x in r)})
+    pieces: list[tuple[tuple[tuple[int, ...], bool], str]] = []
     for a, b in zip(cuts, cuts[1:]):
-        flags = (any(s <= a and b <= e for s, e in marks), any(s <= a and b <= e for s, e in bold))
+        ns = tuple(sorted({n for (s, e), n in marks if s <= a and b <= e}))
+        marked = bool([1 for (s, e), _ in marks if s <= a and b <= e])
+        flags = (ns if marked else (), any(s <= a and b <= e for s, e in bold))
         if pieces and pieces[-1][0] == flags:
             pieces[-1] = (flags, pieces[-1][1] + text[a:b])
         else:
             pieces.append((flags, text[a:b]))
     out = []
-    for i, ((marked, strong_), piece) in enumerate(pieces):
+    for i, ((ns, strong_), piece) in enumerate(pieces):
         inner = f"<strong class='nd-short'>{esc(piece)}</strong>" if strong_ else esc(piece)
-        opens = marked and not (i > 0 and pieces[i - 1][0][0])
-        closes = marked and not (i + 1 < len(pieces) and pieces[i + 1][0][0])
-        out.append(("<mark>" if opens else "") + inner + ("</mark>" if closes else ""))
+        opens = bool(ns) and not (i > 0 and pieces[i - 1][0][0] == ns)
+        closes = bool(ns) and not (i + 1 < len(pieces) and pieces[i + 1][0][0] == ns)
+        attr = f" data-n='{' '.join(map(str, ns))}'" if numbers is not None and ns else ""
+        out.append((f"<mark{attr}>" if opens else "") + inner + ("</mark>" if closes else ""))
     return "".join(out)
+
+
+def article_text(spans: Iterable[tuple[int, str]]) -> str:
+    """An article's normalised text put back together from its chunks' (start, text):
+    the offsets citations use."""
+    text = ""
+    for start, chunk in sorted(spans, key=lambda s: s[0]):
+        if start >= len(text):
+            text += " " * (start - len(text)) + chunk
+        elif start + len(chunk) > len(text):
+            text = text[:start] + chunk
+    return text
 
 
 def _meta_line(item: dict[str, Any]) -> str:
@@ -256,21 +276,42 @@ def _excerpt(passage: dict[str, Any], quotes: list[dict[str, Any]],
     start, end = _window(text, spans, context)
     shown = [(s - start, e - start) for s, e in spans]
     bold = (strong[0] - start, strong[1] - start) if strong else None
-    body = ("… " if start > 0 else "") + highlight(text[start:end], shown, bold) + \
+    ns = [int(q["n"]) for q in quotes]
+    body = ("… " if start > 0 else "") + highlight(text[start:end], shown, bold, ns) + \
         (" …" if end < len(text) else "")
     whole = ""
     if start > 0 or end < len(text):
         whole = (f"<details class='nd-whole'><summary>Whole passage</summary>"
-                 f"<div class='nd-passage'>{highlight(text, spans, strong)}</div></details>")
+                 f"<div class='nd-passage'>{highlight(text, spans, strong, ns)}</div></details>")
     numbers = "".join(f"<span class='nd-qn'>[{n}]</span>"
                       for n in sorted({int(q["n"]) for q in quotes} or {int(passage["n"])}))
     return f"<blockquote class='nd-passage'>{numbers} {body}</blockquote>{whole}"
 
 
+def _article_view(first: dict[str, Any], text: str, quotes: list[dict[str, Any]],
+                  ident: str) -> str:
+    """The whole article in a dialog: title, outlet, date, the original's address when
+    there is one, and every quote the answer cites from it highlighted."""
+    url = safe_url(first.get("url"))
+    link = (f"<a href='{esc(url)}' target='_blank' rel='noopener noreferrer nofollow'>"
+            "Original article ↗</a>") if url else \
+        "<span class='nd-muted'>No original address recorded</span>"
+    meta = " · ".join(esc(v) for v in (first.get("source"), first.get("date")) if v)
+    body = highlight(text, [(int(q["start"]), int(q["end"])) for q in quotes], None,
+                     [int(q["n"]) for q in quotes])
+    return (f"<dialog class='nd-article' id='{ident}-article' aria-labelledby='{ident}-h'>"
+            f"<header><h2 id='{ident}-h'>{esc(first.get('title') or first.get('doc_id'))}</h2>"
+            f"<button type='button' class='nd-close' aria-label='Close the article'>✕</button></header>"
+            f"<div class='nd-meta'>{meta}{' · ' if meta else ''}{link}</div>"
+            f"<div class='nd-article-text'>{body}</div></dialog>")
+
+
 def _article_card(group: list[tuple[dict[str, Any], list[dict[str, Any]]]], answer_id: int,
-                  short: dict[str, Any] | None, cited: bool) -> str:
+                  short: dict[str, Any] | None, cited: bool,
+                  articles: dict[str, str] | None = None) -> str:
     """One card for one article: its numbers, title (a link when it has a url), outlet,
-    date, where else it ran, and each cited passage with its quotes highlighted."""
+    date, where else it ran, each cited passage with its quotes highlighted, and (when
+    its text is in `articles`) a button opening the whole article."""
     first = group[0][0]
     numbers = sorted({int(q["n"]) for _, quotes in group for q in quotes} or
                      {int(p["n"]) for p, _ in group})
@@ -284,12 +325,19 @@ def _article_card(group: list[tuple[dict[str, Any], list[dict[str, Any]]]], answ
     excerpts = "".join(_excerpt(p, quotes, short if short and int(short.get("n", -1)) == int(p["n"])
                                 else None) for p, quotes in group)
     kind = "nd-card" if cited else "nd-card nd-uncited"
-    ident = f"nd-a{answer_id}-s{numbers[0]}"
+    ident = f"nd-a{answer_id}-s{numbers[0]}" + ("" if cited else "-u")
+    text = (articles or {}).get(str(first.get("doc_id")))
+    view = ""
+    if text:
+        view = (f"<button type='button' class='nd-read' data-dialog='{ident}-article'>Read the "
+                f"whole article</button>{_article_view(first, text, quotes_all, ident)}")
     return (f"<article class='{kind}' id='{ident}' data-answer='{answer_id}' "
-            f"data-ns='{' '.join(map(str, numbers))}'>"
+            f"data-ns='{' '.join(map(str, numbers))}' data-title='{esc(first.get('title') or first.get('doc_id'))}' "
+            f"data-source='{esc(first.get('source') or '')}' data-date='{esc(first.get('date') or '')}' "
+            f"data-doc='{esc(first.get('doc_id') or '')}'>"
             f"<header>{badges}<span class='nd-title'>{title}</span></header>"
             f"<div class='nd-meta'>{_meta_line(first)}</div>"
-            f"{_also_in([p for p, _ in group] + quotes_all)}{excerpts}</article>")
+            f"{_also_in([p for p, _ in group] + quotes_all)}{excerpts}{view}</article>")
 
 
 def _group(pairs: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[list]:
@@ -312,10 +360,60 @@ def conflicts_html(conflicts: list[dict[str, Any]]) -> str:
     return f"<ul class='nd-conflicts'>{''.join(rows)}</ul>" if rows else ""
 
 
-def sources_html(result: dict[str, Any], answer_id: int = 0) -> str:
+REFUSAL_REASONS = {
+    "refused-no-passages": "No article matched the question.",
+    "refused-not-relevant": "The closest passages are about something else.",
+    "refused-by-evidence": "The passages found are on the topic, but no sentence in them "
+                           "answers the question.",
+    "refused-by-model": "The language model found that the passages do not say.",
+    "refused-empty": "The answer written held no checked sentence.",
+}
+FILTER_HINT = "The date or source filter limited the search; widening it may help."
+
+
+def refusal_reason(result: dict[str, Any], filtered: bool = False) -> str:
+    """Why the answer was refused, from its typed `outcome`; the filter is named only
+    when it can be the cause (nothing, or nothing relevant, was found with it on)."""
+    outcome = result.get("outcome") or "refused-by-evidence"
+    reason = REFUSAL_REASONS.get(outcome, "None of the passages found says it.")
+    if filtered and outcome in ("refused-no-passages", "refused-not-relevant"):
+        reason += " " + FILTER_HINT
+    return reason
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """"1 passage", "2 passages" (or the given plural)."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def _source_strip(groups: list[list], answer_id: int) -> str:
+    """One chip per cited article, named by its outlet, with a preview (title, outlet,
+    date, quote) shown on hover, focus and tap."""
+    chips = []
+    for group in groups:
+        first = group[0][0]
+        quotes = [q for _, qs in group for q in qs]
+        n = min(int(q["n"]) for q in quotes) if quotes else int(first["n"])
+        name = first.get("source") or first.get("title") or first.get("doc_id")
+        quote = quotes[0]["quote"] if quotes else ""
+        meta = " · ".join(esc(v) for v in (first.get("source"), first.get("date")) if v)
+        chips.append(
+            f"<span class='nd-chipwrap'><button type='button' class='nd-chip' "
+            f"data-answer='{answer_id}' data-n='{n}' aria-describedby='nd-a{answer_id}-p{n}'>"
+            f"<span class='nd-chip-n'>{n}</span> {esc(name)}</button>"
+            f"<span class='nd-preview' role='tooltip' id='nd-a{answer_id}-p{n}'>"
+            f"<strong>{esc(first.get('title') or first.get('doc_id'))}</strong>"
+            f"<span class='nd-preview-meta'>{meta}</span>"
+            f"<q>{esc(quote)}</q></span></span>")
+    return f"<div class='nd-strip' aria-label='Sources of this answer'>{''.join(chips)}</div>"
+
+
+def sources_html(result: dict[str, Any], answer_id: int = 0, articles: dict[str, str] | None = None,
+                 filtered: bool = False) -> str:
     """The sources panel for one answer (the JSON contract of `Answer.to_dict()`, as
-    renumbered by `renumber`): one card per article, quotes highlighted, then the
-    passages that were retrieved but not cited."""
+    renumbered by `renumber`): a strip of outlet chips, one card per article, quotes
+    highlighted, each card opening its whole article when `articles` (doc id -> text)
+    has it, then the passages that were retrieved but not cited."""
     passages = {int(p["n"]): p for p in result.get("passages", [])}
     by_n: dict[int, list[dict[str, Any]]] = {}
     for citation in result.get("citations", []):
@@ -327,15 +425,17 @@ def sources_html(result: dict[str, Any], answer_id: int = 0) -> str:
         passage = passages.get(n) or {**quotes[0], "text": quotes[0]["quote"],
                                       "start": quotes[0]["start"], "end": quotes[0]["end"]}
         pairs.append((passage, quotes))
-    cards = [_article_card(group, answer_id, short, cited=True) for group in _group(pairs)]
+    groups = _group(pairs)
+    cards = [_article_card(group, answer_id, short, cited=True, articles=articles) for group in groups]
     others = [(p, []) for n, p in sorted(passages.items()) if n not in by_n]
     if result.get("refused"):
         head = ("<div class='nd-refusal'><strong>No source answers this question.</strong> "
-                "None of the passages found says it, so nothing is cited.</div>")
+                f"{esc(refusal_reason(result, filtered))} Nothing is cited.</div>")
     elif not cards:
         head = "<div class='nd-muted'>This answer cites no passage.</div>"
     else:
-        head = conflicts_html(result.get("conflicts") or [])
+        head = _source_strip(groups, answer_id)
+    conflicts = conflicts_html(result.get("conflicts") or []) if cards and not result.get("refused") else ""
     extra = ""
     if others:
         label = "Passages that were searched" if result.get("refused") else "Other passages retrieved"
@@ -346,13 +446,15 @@ def sources_html(result: dict[str, Any], answer_id: int = 0) -> str:
     foot = ""
     if timings.get("total") is not None:
         foot = (f"<div class='nd-foot'>{esc(result.get('generator', ''))} · "
-                f"{len(passages)} passages · {int(timings['total'])} ms</div>")
+                f"{plural(len(passages), 'passage')} read · {int(timings['total']):,} ms</div>")
     copy = ""
     if not result.get("refused") and cards:
         copy = (f"<textarea class='nd-copy-text' hidden readonly>{esc(plain_text(result))}</textarea>"
                 "<button class='nd-copy' type='button' title='Copy the answer as plain text with "
                 "its numbered references'>Copy answer with references</button>")
-    return (f"<div class='nd-sources' data-answer='{answer_id}'>{question}{head}{copy}"
+    if copy and head.startswith("<div class='nd-strip'"):  # one row: chips, then copy
+        head, copy = head[:-len("</div>")] + copy + "</div>", ""
+    return (f"<div class='nd-sources' data-answer='{answer_id}'>{question}{head}{copy}{conflicts}"
             f"{''.join(cards)}{extra}{foot}</div>")
 
 
@@ -405,7 +507,7 @@ CSS = """
 .nd-chips { gap: 6px !important; flex-wrap: wrap; }
 .nd-chips button { flex: 0 0 auto !important; border-radius: 999px !important; font-size: 0.8rem !important;
                    padding: 2px 10px !important; background: #e0ecff !important; color: #1e3a8a !important; }
-#nd-chat a[href^="#nd-a"], #nd-chat a[href^="#nd-a"] strong { text-decoration: none; cursor: pointer; color: var(--color-accent); }
+#nd-chat a[href^="#nd-a"], #nd-chat a[href^="#nd-a"] strong { text-decoration: none; cursor: pointer; color: #1e3a8a !important; }
 .nd-card { scroll-margin: 12px; transition: box-shadow 0.3s, background 0.3s; }
 .nd-card.nd-flash { box-shadow: 0 0 0 3px #f59e0b; background: #fffbeb; }
 .nd-card header { flex-wrap: wrap; }
@@ -429,7 +531,75 @@ CSS = """
   #nd-chat .wrapper, #nd-chat .bubble-wrap { height: auto !important; overflow: visible !important; }
   /* the conversation's own bin icon starts a new chat: no second row for the button */
   #nd-clear { display: none !important; }
+  /* the sources come right after the question box; feedback and settings after them */
+  #nd-feedback, #nd-feedback-status { order: 1; }
+  #nd-sources-title { display: none; }
+  .nd-sources { gap: 6px; }
+  #nd-chat .option { padding: 2px 8px !important; white-space: nowrap; }
+  #nd-chat .options { flex-wrap: nowrap !important; overflow-x: auto; justify-content: flex-start !important; }
+  .nd-for { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  #nd-settings, #nd-upload, #nd-history { order: 2; }
 }
+"""
+
+# Third pass: singled-out quotes, outlet chips with previews, the article dialog, readable
+# contrast (>= 4.5:1) and a visible focus ring (>= 2 px).
+CSS += """
+.block .float, label.float, [data-testid="block-info"] { color: #1e3a8a !important; }
+body, .gradio-container { --color-accent: #1d4ed8 !important; --button-primary-background-fill: #1d4ed8 !important;
+  --button-primary-background-fill-hover: #1e40af !important; --button-primary-text-color: #ffffff !important; }
+.nd-badge, .nd-qn { color: #1d4ed8; }
+:root, .gradio-container { --body-text-color-subdued: #4b5563; --input-placeholder-color: #4b5563;
+                           --block-info-text-color: #4b5563; }
+:focus-visible, .nd-chip:focus, .nd-read:focus, #nd-chat a:focus {
+  outline: 3px solid #1d4ed8 !important; outline-offset: 2px !important; }
+input:focus-visible, textarea:focus-visible { outline: 3px solid #1d4ed8 !important; }
+.nd-passage mark.nd-on, .nd-article-text mark.nd-on { background: #f59e0b; color: #111827;
+                                                      box-shadow: 0 0 0 2px #b45309; }
+.nd-passage mark.nd-dim { background: #f3f4f6; color: #374151; }
+.nd-strip { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
+.nd-strip .nd-copy { margin-left: auto; }
+.nd-chipwrap { position: relative; }
+.nd-chip { border: 1px solid #93c5fd; background: #eff6ff; color: #1e3a8a; border-radius: 999px;
+           padding: 3px 10px; font-size: 0.85rem; cursor: pointer; }
+.nd-chip-n { font-weight: 700; font-variant-numeric: tabular-nums; }
+.nd-preview, #nd-pop { display: none; position: absolute; z-index: 50; left: 0; top: calc(100% + 6px);
+  width: min(320px, 80vw); background: #ffffff; color: #111827; border: 1px solid #9ca3af;
+  border-radius: 8px; padding: 8px 10px; box-shadow: 0 6px 18px rgba(0,0,0,0.15); font-size: 0.85rem;
+  line-height: 1.4; font-family: var(--font, inherit); }
+.nd-chipwrap:hover .nd-preview, .nd-chipwrap:focus-within .nd-preview,
+.nd-chipwrap.nd-open .nd-preview { display: block; }
+.nd-preview strong, #nd-pop b, .nd-preview-meta { display: block; }
+.nd-preview-meta { color: #4b5563; margin: 2px 0 4px 0; }
+#nd-pop { display: block; position: absolute; }
+#nd-pop[hidden] { display: none; }
+.nd-read { align-self: flex-start; margin-top: 8px; font-size: 0.85rem; padding: 3px 10px;
+           border-radius: 6px; border: 1px solid #6b7280; background: #ffffff; color: #1f2937; cursor: pointer; }
+dialog.nd-article { width: min(760px, 94vw); max-height: 86vh; border: 1px solid #9ca3af;
+                    border-radius: 10px; padding: 16px 20px; color: #111827; background: #ffffff; }
+dialog.nd-article::backdrop { background: rgba(17, 24, 39, 0.45); }
+dialog.nd-article header { display: flex; justify-content: space-between; gap: 12px; align-items: start; }
+dialog.nd-article h2 { font-size: 1.2rem; margin: 0; }
+.nd-close { border: none; background: none; font-size: 1.2rem; cursor: pointer; color: #1f2937; }
+.nd-article-text { white-space: pre-wrap; line-height: 1.55; margin-top: 10px; }
+.nd-article-text mark { background: #fde68a; color: #111827; padding: 1px 2px; border-radius: 3px; }
+.nd-refusal .nd-muted { display: block; margin-top: 4px; }
+.nd-dates { flex-wrap: wrap !important; gap: 8px !important; }
+.nd-dates > * { min-width: 150px !important; flex: 1 1 150px !important; }
+.nd-dates .timebox, #nd-as-of .timebox { display: flex; gap: 4px; }
+.nd-dates input, #nd-as-of input { min-width: 0; flex: 1 1 auto; }
+#nd-chat .options { display: flex !important; flex-wrap: wrap; gap: 6px; margin-top: 4px; }
+#nd-chat .option { padding: 4px 10px !important; min-height: 0 !important; font-size: 0.85rem;
+                   flex: 0 1 auto !important; width: auto !important; margin: 0 !important; }
+.nd-followups { display: flex; flex-wrap: wrap; gap: 6px; }
+.nd-followups button { font-size: 0.85rem !important; }
+#nd-history-box { font-size: 0.9rem; }
+.nd-hist-item { display: flex; gap: 6px; align-items: center; justify-content: space-between;
+                padding: 2px 0; }
+.nd-hist-open { flex: 1; text-align: left; background: none; border: none; color: #1e3a8a;
+                cursor: pointer; padding: 4px; font-size: 0.9rem; }
+.nd-hist-del { background: none; border: 1px solid #9ca3af; border-radius: 6px; cursor: pointer;
+               color: #7f1d1d; font-size: 0.8rem; padding: 2px 8px; }
 """
 
 
@@ -457,35 +627,118 @@ def overview_html(facts: Any) -> str:
     return f"<div class='nd-overview'>{' · '.join(items)}</div>"
 
 
-# Page script: [n] markers in the chat scroll to and flash their source card; the copy
+# Page script: [n] markers in the chat single out their quote (highlight it, dim the
+# others, scroll to it) and preview their source on hover or focus; outlet chips preview
+# on hover, focus and tap; "Read the whole article" opens the article dialog; the copy
 # button puts the plain-text answer with references on the clipboard.
 PAGE_JS = """<script>
 (() => {
-  const flash = (card) => {
+  const panel = () => document.querySelector('#nd-sources-box');
+  const cardFor = (answer, n) => document.querySelector(
+    `#nd-sources-box .nd-sources[data-answer="${answer}"] .nd-card[data-ns~="${n}"]`);
+  const single = (answer, n) => {
+    const card = cardFor(answer, n);
+    if (!card) return false;
     const others = card.closest('details');
     if (others) others.open = true;
-    card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
-    card.classList.remove('nd-flash'); void card.offsetWidth; card.classList.add('nd-flash');
+    const box = panel();
+    box.querySelectorAll('mark').forEach((m) => {
+      const mine = card.contains(m) && (m.dataset.n || '').split(' ').includes(String(n));
+      m.classList.toggle('nd-on', mine); m.classList.toggle('nd-dim', !mine);
+    });
+    box.querySelectorAll('.nd-card').forEach((c) => c.classList.remove('nd-flash'));
+    void card.offsetWidth; card.classList.add('nd-flash');
+    const quote = [...card.querySelectorAll('mark.nd-on')].find((x) => x.getClientRects().length) || card;
+    // centre the quote in the panel's own scroll box; move the page only as far as needed
+    let box2 = quote.parentElement;
+    while (box2 && box2 !== document.body && !(box2.scrollHeight > box2.clientHeight + 1 &&
+           /(auto|scroll)/.test(getComputedStyle(box2).overflowY))) box2 = box2.parentElement;
+    if (box2 && box2 !== document.body) {
+      const top = quote.getBoundingClientRect().top - box2.getBoundingClientRect().top + box2.scrollTop;
+      box2.scrollTo({top: Math.max(0, top - box2.clientHeight / 2 + quote.offsetHeight / 2), behavior: 'smooth'});
+      const r = box2.getBoundingClientRect();
+      if (r.top < 0 || r.bottom > window.innerHeight) box2.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+    } else {
+      quote.scrollIntoView({behavior: 'smooth', block: 'center'});
+    }
     setTimeout(() => card.classList.remove('nd-flash'), 4000);
+    return true;
   };
+  const pop = () => {
+    let el = document.getElementById('nd-pop');
+    if (!el) {
+      el = document.createElement('div'); el.id = 'nd-pop'; el.setAttribute('role', 'tooltip');
+      document.body.appendChild(el);
+    }
+    return el;
+  };
+  const hidePop = () => { const el = document.getElementById('nd-pop'); if (el) el.hidden = true; };
+  const showPop = (link) => {
+    const m = (link.getAttribute('href') || '').match(/^#nd-a(\\d+)-s(\\d+)$/);
+    if (!m) return;
+    if (link.title) { link.dataset.quote = link.title; link.removeAttribute('title'); }
+    const card = cardFor(m[1], m[2]);
+    const el = pop(); el.textContent = '';
+    const add = (tag, text, cls) => { if (!text) return; const x = document.createElement(tag);
+      x.textContent = text; if (cls) x.className = cls; el.appendChild(x); };
+    let quote = link.dataset.quote || '';
+    if (card) {
+      add('b', card.dataset.title);
+      add('span', [card.dataset.source, card.dataset.date].filter(Boolean).join(' · '), 'nd-preview-meta');
+      const marks = [...card.querySelectorAll('mark')].filter(
+        (x) => (x.dataset.n || '').split(' ').includes(m[2]));
+      if (marks.length) quote = [...new Set(marks.map((x) => x.textContent.trim()))].join(' … ');
+    }
+    add('q', quote);
+    const r = link.getBoundingClientRect();
+    el.hidden = false;
+    const w = Math.min(360, window.innerWidth - 16);
+    el.style.width = w + 'px';
+    el.style.left = Math.max(8, Math.min(window.scrollX + r.left, window.scrollX + window.innerWidth - w - 8)) + 'px';
+    el.style.top = (window.scrollY + r.bottom + 6) + 'px';
+  };
+  const markerOf = (t) => t instanceof Element ? t.closest('#nd-chat a[href^="#nd-a"]') : null;
+  document.addEventListener('mouseover', (e) => { const l = markerOf(e.target); if (l) showPop(l); });
+  document.addEventListener('mouseout', (e) => { if (markerOf(e.target)) hidePop(); });
+  document.addEventListener('focusin', (e) => { const l = markerOf(e.target); if (l) showPop(l); });
+  document.addEventListener('focusout', (e) => { if (markerOf(e.target)) hidePop(); });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') hidePop(); });
   document.addEventListener('click', (event) => {
     const target = event.target instanceof Element ? event.target : null;
     if (!target) return;
-    const link = target.closest('a[href^="#nd-a"]');
+    const link = markerOf(target);
     if (link) {
       event.preventDefault();
       const m = link.getAttribute('href').match(/^#nd-a(\\d+)-s(\\d+)$/);
       if (!m) return;
+      showPop(link);
       let tries = 0;
-      const look = () => {
-        const card = document.querySelector(
-          `#nd-sources-box .nd-sources[data-answer="${m[1]}"] .nd-card[data-ns~="${m[2]}"]`);
-        if (card) return flash(card);
-        if (tries++ < 60) setTimeout(look, 50);
-      };
+      const look = () => { if (!single(m[1], m[2]) && tries++ < 60) setTimeout(look, 50); };
       look();
       return;
     }
+    if (!target.closest('#nd-pop')) hidePop();
+    const chip = target.closest('.nd-chip');
+    document.querySelectorAll('.nd-chipwrap.nd-open').forEach((w) => {
+      if (!chip || !w.contains(chip)) w.classList.remove('nd-open'); });
+    if (chip) {
+      chip.closest('.nd-chipwrap').classList.toggle('nd-open');
+      single(chip.dataset.answer, chip.dataset.n);
+      return;
+    }
+    const read = target.closest('.nd-read');
+    if (read) {
+      const dialog = document.getElementById(read.dataset.dialog);
+      if (dialog) {
+        dialog.showModal();
+        const first = dialog.querySelector('mark');
+        if (first) first.scrollIntoView({block: 'center'});
+      }
+      return;
+    }
+    const close = target.closest('.nd-article .nd-close');
+    if (close) { close.closest('dialog').close(); return; }
+    if (target.matches('dialog.nd-article')) { target.close(); return; }  // the backdrop
     const button = target.closest('.nd-copy');
     if (button) {
       const text = button.closest('.nd-sources').querySelector('.nd-copy-text').value;
@@ -499,6 +752,131 @@ PAGE_JS = """<script>
         document.execCommand('copy'); area.remove(); done();
       }
     }
+  }, true);
+})();
+</script>"""
+
+
+# Page script, part two: past conversations kept in this browser's localStorage (list,
+# open, delete; nothing is sent anywhere until a conversation is opened, which hands it
+# back to this page's own server), labels for inputs Gradio leaves unnamed, and date
+# pickers that open on the newest article's month.
+HISTORY_KEY = "newsdesk.conversations"
+PAGE_JS += """<script>
+(() => {
+  const KEY = '""" + HISTORY_KEY + """', LIMIT = 30;
+  const unescape = (s) => String(s || '').replace(/\\\\(.)/g, '$1');
+  const load = () => { try { const v = JSON.parse(localStorage.getItem(KEY) || '[]');
+                             return Array.isArray(v) ? v : []; } catch (e) { return []; } };
+  const store = (list) => { try { localStorage.setItem(KEY, JSON.stringify(list.slice(0, LIMIT))); }
+                            catch (e) { /* storage full or off: nothing kept */ } };
+  const render = () => {
+    const box = document.querySelector('#nd-history-box .nd-history');
+    if (!box) return;
+    const list = load();
+    box.textContent = '';
+    if (!list.length) {
+      const p = document.createElement('p'); p.className = 'nd-muted';
+      p.textContent = 'No past conversations yet: they are kept here, in this browser only.';
+      box.appendChild(p); return;
+    }
+    const ul = document.createElement('ul'); ul.className = 'nd-hist-list';
+    for (const item of list) {
+      const li = document.createElement('li'); li.className = 'nd-hist-item'; li.dataset.id = item.id;
+      const open = document.createElement('button'); open.type = 'button'; open.className = 'nd-hist-open';
+      open.textContent = item.title + ' (' + new Date(item.time).toLocaleString() + ')';
+      open.addEventListener('click', () => window.ndHistory.open(item.id));
+      const del = document.createElement('button'); del.type = 'button'; del.className = 'nd-hist-del';
+      del.textContent = 'Delete'; del.setAttribute('aria-label', 'Delete the conversation ' + item.title);
+      del.addEventListener('click', () => window.ndHistory.remove(item.id));
+      li.append(open, del); ul.appendChild(li);
+    }
+    box.appendChild(ul);
+  };
+  window.ndHistory = {
+    load, render,
+    save(text) {
+      let kept; try { kept = JSON.parse(text || 'null'); } catch (e) { return; }
+      if (!kept || !kept.id || !Array.isArray(kept.messages) || !kept.messages.length) return;
+      const first = kept.messages.find((m) => m.role === 'user');
+      const item = {id: kept.id, title: unescape(first ? first.content : 'Conversation').slice(0, 80),
+                    time: Date.now(), messages: kept.messages, history: kept.history || []};
+      store([item, ...load().filter((x) => x.id !== kept.id)]);
+      render();
+    },
+    remove(id) { store(load().filter((x) => x.id !== id)); render(); },
+    open(id) {
+      const item = load().find((x) => x.id === id);
+      const box = document.querySelector('#nd-restore textarea, #nd-restore input');
+      const button = document.querySelector('#nd-restore-button');
+      if (!item || !box || !button) return;
+      box.value = JSON.stringify(item);
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+      setTimeout(() => button.click(), 50);
+    },
+  };
+  const label = () => {
+    document.querySelectorAll('input:not([type=hidden]):not([aria-label]), textarea:not([aria-label])').forEach((el) => {
+      if (el.labels && el.labels.length && el.labels[0].textContent.trim()) return;
+      const block = el.closest('.block');
+      const info = block && block.querySelector('[data-testid="block-info"]');
+      const name = (info && info.textContent.trim()) || el.getAttribute('placeholder');
+      if (name) el.setAttribute('aria-label', name);
+    });
+    document.querySelectorAll('button.calendar:not([aria-label])').forEach((b) => {
+      const info = b.closest('.block') && b.closest('.block').querySelector('[data-testid="block-info"]');
+      b.setAttribute('aria-label', 'Choose a date' + (info ? ': ' + info.textContent.trim() : ''));
+    });
+    render();
+  };
+  new MutationObserver(() => { clearTimeout(window.__ndLabel); window.__ndLabel = setTimeout(label, 100); })
+    .observe(document.documentElement, {childList: true, subtree: true});
+  // "Copy message" beside an answer: the plain text (with its numbered references when
+  // its sources are shown), not the Markdown the chat holds
+  document.addEventListener('click', (event) => {
+    const btn = event.target instanceof Element ? event.target.closest('#nd-chat button[aria-label="Copy message"]') : null;
+    if (!btn) return;
+    let scope = btn.parentElement;
+    while (scope && !scope.querySelector('[data-testid="bot"], [data-testid="user"]')) scope = scope.parentElement;
+    if (!scope) return;
+    const before = [...scope.querySelectorAll('[data-testid="bot"], [data-testid="user"]')].filter(
+      (m) => m.compareDocumentPosition(btn) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const message = before[before.length - 1];
+    if (!message) return;
+    event.stopPropagation(); event.preventDefault();
+    let text = (message.querySelector('.message-content') || message).innerText.trim();
+    const marker = message.querySelector('a[href^="#nd-a"]');
+    const id = marker && (marker.getAttribute('href').match(/^#nd-a(\\d+)-/) || [])[1];
+    const full = id && document.querySelector(`#nd-sources-box .nd-sources[data-answer="${id}"] .nd-copy-text`);
+    if (full) text = full.value;
+    const done = () => { btn.setAttribute('title', 'Copied'); setTimeout(() => btn.setAttribute('title', 'Copy message'), 2000); };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done);
+    else { const a = document.createElement('textarea'); a.value = text; document.body.appendChild(a);
+           a.select(); document.execCommand('copy'); a.remove(); done(); }
+  }, true);
+  const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august',
+                  'september', 'october', 'november', 'december'];
+  document.addEventListener('click', (event) => {
+    const button = event.target instanceof Element ? event.target.closest('button.calendar') : null;
+    if (!button) return;
+    const block = button.closest('.block');
+    const input = block && block.querySelector('input.time');
+    const day = (document.querySelector('#nd-newest-day') || {dataset: {}}).dataset.day;
+    if (!input || input.value || !day) return;
+    const [year, month] = day.split('-').map(Number);
+    let tries = 0;
+    const step = () => {
+      const shown = [...document.querySelectorAll('.month-year')].find((x) => x.getClientRects().length);
+      if (!shown) { if (tries++ < 40) setTimeout(step, 25); return; }
+      const [name, y] = shown.textContent.trim().toLowerCase().split(/\\s+/);
+      const diff = (year - Number(y)) * 12 + (month - 1 - MONTHS.indexOf(name));
+      if (!diff || tries++ > 400) return;
+      const navs = shown.parentElement.querySelectorAll('.nav-button');
+      const nav = diff < 0 ? navs[0] : navs[navs.length - 1];
+      for (let i = 0; i < Math.abs(diff); i++) nav.click();
+      setTimeout(step, 20);
+    };
+    setTimeout(step, 30);
   }, true);
 })();
 </script>"""

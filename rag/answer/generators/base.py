@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Generator as Gen
 
-from rag.answer.followup import is_follow_up, previous_user_turn
+from rag.answer.followup import condense
 from rag.answer.outcome import Outcome
 from rag.config import Settings
 from rag.errors import NewsdeskError
@@ -62,11 +62,8 @@ class Generator:
         self.settings = settings
 
     def condense(self, question: str, history: list[dict]) -> str:
-        """The question with the previous one appended when it is a follow-up."""
-        previous = previous_user_turn(history)
-        if previous and is_follow_up(question):
-            return f"{question} ({previous})"
-        return question
+        """The standalone question to search with (rag.answer.followup.condense)."""
+        return condense(question, history)
 
     def generate(self, question: str, passages: list[Passage]) -> Draft:
         raise NotImplementedError
