@@ -241,6 +241,8 @@ def test_examples_are_questions_built_from_headlines():
     assert shown[:2] == ["Why did Council approve budget for new bridge?",
                          "Why did Blinken and Lavrov wrap up talks in Geneva?"]
     assert not any(q.startswith("What happened:") for q in shown)
+    # a headline whose verb is a participle ("orders lifted") makes no "Why did" question
+    assert questions_from_title("Flood orders lifted") == []
 
 
 def test_follow_up_suggestions_come_from_the_retrieved_articles():

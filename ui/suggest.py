@@ -69,7 +69,8 @@ def questions_from_title(title: str) -> list[str]:
     if subject and subject.group(1).split()[0] not in _NOT_NAMES:
         who, verb, rest = subject.group(1).strip(), subject.group(2), subject.group(3).strip()
         plural_subject = " and " in f" {who} " or " & " in who
-        if verb not in _SMALL and not verb.endswith(("ed", "ing")) and \
+        participle = rest.split()[0].endswith("ed") if rest else False  # "Flood orders lifted"
+        if verb not in _SMALL and not verb.endswith(("ed", "ing")) and not participle and \
                 (verb.endswith("s") != plural_subject):
             questions.append(f"Why did {who} {_base_verb(verb)} {rest}?".replace("  ", " "))
     topic = None
