@@ -119,6 +119,24 @@ def parse_record(data: Any, where: str) -> EvalRecord:
         short_answers=_string_list(data.get("short_answers", []), where, "short_answers"))
 
 
+def read_records(path: Path, fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The JSON objects of an outside data set's JSON Lines file, each checked for `fields`;
+    DatasetError names the line of a malformed record."""
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DatasetError(f"{path} line {number}: malformed JSON ({err.msg})") from None
+        for name in fields:
+            if name not in item:
+                raise DatasetError(f"{path} line {number}: missing field {name!r}")
+        items.append(item)
+    return items
+
+
 def load_jsonl(path: str | Path) -> list[EvalRecord]:
     """Every record of a JSON Lines dataset; ids must be unique."""
     path = Path(path)

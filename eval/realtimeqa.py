@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.datasets import DatasetError, EvalRecord
+from eval.datasets import DatasetError, EvalRecord, read_records
 from rag.sources.files import MIN_TEXT_CHARS
 from rag.text import normalise_text
 
@@ -77,19 +77,7 @@ def _read_jsonl(path: Path, fields: Sequence[str]) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DatasetError(f"RealTime QA data not found at {path}: put questions.jsonl and "
                            "articles.jsonl there or set NEWSDESK_REALTIMEQA_DIR")
-    items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DatasetError(f"{path} line {number}: malformed JSON ({err.msg})") from None
-        for name in fields:
-            if name not in item:
-                raise DatasetError(f"{path} line {number}: missing field {name!r}")
-        items.append(item)
-    return items
+    return read_records(path, fields)
 
 
 def load_questions(folder: Path | None = None) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.datasets import DatasetError, EvalRecord
+from eval.datasets import DatasetError, EvalRecord, read_records
 from rag.sources.files import MIN_TEXT_CHARS
 from rag.text import normalise_text
 from eval.metrics import contains_gold, gold_groups
@@ -58,19 +58,7 @@ def load_instances(folder: Path | None = None) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DatasetError(f"RGB data not found at {path}: put en_fact.json there or set "
                            "NEWSDESK_RGB_DIR")
-    instances = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DatasetError(f"{path} line {number}: malformed JSON ({err.msg})") from None
-        for name in ("id", "query", "answer", "positive", "negative"):
-            if name not in item:
-                raise DatasetError(f"{path} line {number}: missing field {name!r}")
-        instances.append(item)
-    return instances
+    return read_records(path, ("id", "query", "answer", "positive", "negative"))
 
 
 def snippet_key(text: str) -> str:

@@ -40,6 +40,11 @@ def test_the_index_answers_the_page_and_bench_queries(tmp_path):
     rows = [row for page in index.iter_rows(batch=3) for row in page]
     assert sorted(r.doc_id for r in rows) == sorted({d for d, _ in index.states().values()})
     assert index.meta("doc_ids") is not None
+    everything = {doc_id: spans for doc_id, _, spans in index.article_spans()}
+    one = sorted(everything)[1]
+    # the article view reads only the articles it shows, with the same chunks
+    assert {d: s for d, _, s in index.article_spans(only={one})} == {one: everything[one]}
+    assert list(index.article_spans(only=set())) == []
 
 
 def test_the_page_shows_the_newest_titles_from_the_index(tmp_path):

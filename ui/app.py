@@ -181,11 +181,8 @@ class Desk:
         if not wanted:
             return found
         try:
-            for doc_id, _, spans in self.get().retriever.index.article_spans():
-                if doc_id in wanted:
-                    found[doc_id] = article_text(spans)
-                    if len(found) == len(wanted):
-                        break
+            for doc_id, _, spans in self.get().retriever.index.article_spans(only=wanted):
+                found[doc_id] = article_text(spans)
         except (StoreError, EmbeddingError) as err:
             log.warning("article view: %s", err)
         return found

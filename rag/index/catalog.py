@@ -342,12 +342,19 @@ class Catalog:
         """doc id -> story id of every stored article."""
         return dict(self._connection().execute("SELECT DISTINCT doc_id, story_id FROM chunks"))
 
-    def article_spans(self, skip: Set[str] = frozenset()
+    def article_spans(self, skip: Set[str] = frozenset(), only: Set[str] | None = None
                       ) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
         """(doc id, date, [(start, text) of each chunk]) of every stored article not in
-        `skip`, one article at a time (for grouping copies without the files at hand)."""
-        rows = self._connection().execute(
-            "SELECT doc_id, date, start_char, text FROM chunks ORDER BY doc_id, chunk_index")
+        `skip` (or only of the articles `only` names, read by their index), one article
+        at a time (for grouping copies without the files at hand, or showing an article)."""
+        if only is not None:
+            marks = ",".join("?" * len(only))
+            rows = self._connection().execute(
+                f"SELECT doc_id, date, start_char, text FROM chunks WHERE doc_id IN ({marks}) "
+                "ORDER BY doc_id, chunk_index", sorted(only))
+        else:
+            rows = self._connection().execute(
+                "SELECT doc_id, date, start_char, text FROM chunks ORDER BY doc_id, chunk_index")
         current, date = None, ""
         spans: list[tuple[int, str]] = []
         for doc_id, day, start, text in rows:

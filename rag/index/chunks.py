@@ -159,10 +159,11 @@ class ChunkIndex:
         """chunk id -> (doc id, metadata hash) of every stored chunk."""
         return self.catalog.states()
 
-    def article_spans(self, skip: Set[str] = frozenset()
+    def article_spans(self, skip: Set[str] = frozenset(), only: Set[str] | None = None
                       ) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
-        """(doc id, date, [(start, text) of each chunk]) of every stored article not in `skip`."""
-        return self.catalog.article_spans(skip)
+        """(doc id, date, [(start, text) of each chunk]) of every stored article not in
+        `skip`, or only of the articles `only` names."""
+        return self.catalog.article_spans(skip, only)
 
     def meta(self, key: str) -> str | None:
         """A value recorded with the collection (e.g. the article-id scheme), or None."""
