@@ -141,6 +141,12 @@ def _matrix(probes: list[Probe], features: tuple[str, ...]):
 def fit(probes: list[Probe], features: tuple[str, ...]) -> tuple[dict[str, float], float]:
     """Logistic regression weights (raw feature scale) and bias."""
     x, y, w = _matrix(probes, features)
+    return fit_logistic(x, y, w, features)
+
+
+def fit_logistic(x, y, w, features: tuple[str, ...]) -> tuple[dict[str, float], float]:
+    """L2 logistic regression on standardised features (rows `x`, labels `y`, row
+    weights `w`); the weights and bias returned are on the raw feature scale."""
     mean, std = x.mean(axis=0), x.std(axis=0)
     std[std == 0] = 1.0
     z = (x - mean) / std

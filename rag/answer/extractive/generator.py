@@ -11,10 +11,12 @@ from datetime import date
 from typing import Literal
 
 from rag.answer.extractive.answer_types import (NAME, Candidate as AnswerCandidate, answer_type,
-                                                candidates, fits, is_new, named_words,
+                                                asked_unit, candidates, fits, is_new, named_words,
                                                 strength, words_of)
-from rag.answer.extractive.scorer import DenseSimilarity, SentenceScorer
-from rag.answer.extractive.short_answers import rank, short_answer_for, term_positions
+from rag.answer.extractive.scorer import (DenseSimilarity, SentenceScorer, ShortAnswerGate,
+                                          short_features)
+from rag.answer.extractive.short_answers import (WEAK_UNITS, rank, rivals, short_answer_for,
+                                                 support, term_positions)
 from rag.answer.generators.base import Draft, Generator
 from rag.answer.generators.registry import register
 from rag.answer.outcome import Outcome
@@ -82,10 +84,11 @@ class ExtractiveGenerator(Generator):
     writes_own_timeline = True
 
     def __init__(self, settings: Settings, similarity: DenseSimilarity | Literal[False] | None = None,
-                 scorer: SentenceScorer | None = None) -> None:
+                 scorer: SentenceScorer | None = None, gate: ShortAnswerGate | None = None) -> None:
         super().__init__(settings)
         self.use_types = settings.answer_types
         self.scorer = scorer or SentenceScorer.load()
+        self.gate = gate or ShortAnswerGate.load()
         self.threshold = (self.scorer.threshold if settings.min_answer_probability is None
                           else settings.min_answer_probability)
         self.second_ratio = settings.second_sentence_ratio
@@ -208,9 +211,7 @@ class ExtractiveGenerator(Generator):
         if best.probability < self.threshold:
             return Draft.refusal(Outcome.BY_EVIDENCE)
         chosen = [best]
-        short = short_answer_for(question, best.span,   # typed and of the asked unit, or None
-                                 antecedent=best.antecedent[0] if best.antecedent else None,
-                                 passages=passages, own_n=best.passage.n)
+        short = self.short_answer(question, sentences, passages)
         if short is not None and short.start < best.span.start and best.antecedent:
             chosen.append(_Sentence(best.passage, best.antecedent[1], set(), set()))
         else:
@@ -226,6 +227,27 @@ class ExtractiveGenerator(Generator):
         if short is None or "[" in short.text or "]" in short.text or _RESPACED.search(short.text):
             return Draft(body)   # no short answer the citation check would rewrite and reject
         return Draft(f"{short.text} — {body}", short_answer=short, short_n=best.passage.n)
+
+    def short_answer(self, question: str, sentences: list[_Sentence],
+                     passages: list[Passage]) -> Span | None:
+        """The best sentence's short answer (typed and of the asked unit) when the fitted
+        gate shows it, else None."""
+        best = sentences[0]
+        short = short_answer_for(question, best.span,
+                                 antecedent=best.antecedent[0] if best.antecedent else None)
+        if short is None:
+            return None
+        features = self.short_features(question, sentences, passages, short)
+        return short if self.gate.probability(features) >= self.gate.threshold else None
+
+    @staticmethod
+    def short_features(question: str, sentences: list[_Sentence], passages: list[Passage],
+                       short: Span) -> dict[str, float]:
+        """The gate's features of the best sentence's short answer `short`."""
+        best = sentences[0]
+        following = sentences[1].probability if len(sentences) > 1 else 0.0
+        return short_features(best.probability, following, support(short.text, passages, best.passage.n),
+                              asked_unit(question) in WEAK_UNITS, rivals(question, best.span, short))
 
     @staticmethod
     def _answer(s: _Sentence, wanted: set[str]) -> Span | None:

@@ -73,6 +73,44 @@ class SentenceScorer:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, self.logit(features)))))
 
 
+SHORT_FEATURES = ("probability", "margin", "support", "weak", "rivals")
+
+
+@dataclass
+class ShortAnswerGate:
+    """Whether to show a typed short answer: p = sigmoid(bias + sum(weight * feature))
+    over the chosen sentence's probability, its lead over the next sentence, how many
+    other passages repeat the candidate, whether its unit is a weak one (any name answers
+    "who", any date "when") and how many other candidates of the asked kind the sentence
+    holds; shown when p >= threshold. Fitted by `python -m eval.fit_short` on the
+    calibration parts (threshold: the calibration precision it aims at)."""
+
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_PATH) -> "ShortAnswerGate":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))["short_gate"]
+            return cls({name: float(data["weights"].get(name, 0.0)) for name in SHORT_FEATURES},
+                       float(data["bias"]), float(data["threshold"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ScorerError(f"short-answer gate in {path} cannot be read ({err}); refit it with "
+                              "`python -m eval.fit_short --write` or reinstall the package") from err
+
+    def probability(self, features: dict[str, float]) -> float:
+        logit = self.bias + sum(self.weights[name] * features.get(name, 0.0) for name in SHORT_FEATURES)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
+
+
+def short_features(probability: float, next_probability: float, support: int, weak: bool,
+                   rivals: int) -> dict[str, float]:
+    """The gate's features (see ShortAnswerGate)."""
+    return {"probability": probability, "margin": probability - next_probability,
+            "support": math.log1p(support), "weak": float(weak), "rivals": math.log1p(rivals)}
+
+
 class DenseSimilarity:
     """Cosine similarity of sentences to a question with an embedding model
     (LangChain `Embeddings`), caching the last questions' vectors."""

@@ -123,10 +123,9 @@ MIN_NAME_SHARE = 0.0     # ... and this share of its capitalised names
 _PLACE_UNITS = frozenset({"country", "state", "city", "place", "named_place"})
 # Units whose candidates are often right in kind but wrong in fact (any name answers "who",
 # any date "when"; measured on the calibration parts of seed, dated, RGB and RealTime QA:
-# 24 of 79 right against 23 of 25 for counts, amounts and places): their short answer is
-# shown only when at least MIN_SUPPORT_WEAK other passages repeat it.
+# 24 of 79 right against 23 of 25 for counts, amounts and places): one feature of the
+# fitted short-answer gate (rag.answer.extractive.scorer.ShortAnswerGate).
 WEAK_UNITS = frozenset({"who", "date", "name", "work", "named_place"})
-MIN_SUPPORT_WEAK = 2
 
 
 def _says_something_new(candidate: AnswerCandidate, question_words: set[str]) -> bool:
@@ -157,17 +156,16 @@ def support(short: str, passages: list[Passage], own_n: int) -> int:
 
 
 def short_answer_for(question: str, sentence: Span, found: list[AnswerCandidate] | None = None,
-                     antecedent: Span | None = None, passages: list[Passage] | None = None,
-                     own_n: int = 0) -> Span | None:
-    """The verified short answer a sentence gives to a question, in article offsets, or
-    None. Typed questions only (`asked_unit`: who, when, where, how many/much, which/what
-    + a noun of a known kind): the candidate of that kind *and unit* nearest the
-    question's words ("300 troops" for "how many soldiers", never "nine water bombers"
-    for "how many firefighters"), when the sentence states the question's numbers
-    (`states_specifics`) and, for a unit in WEAK_UNITS, at least MIN_SUPPORT_WEAK
-    of the other `passages` (not passage `own_n`) repeat it; for a "who" question whose sentence
-    says "he said", the name it stands for (`antecedent`). Untyped questions get the phrase after the
-    question's words only while UNTYPED_PHRASES is on."""
+                     antecedent: Span | None = None) -> Span | None:
+    """The short answer a sentence gives to a question, in article offsets, or None.
+    Typed questions only (`asked_unit`: who, when, where, how many/much, which/what + a
+    noun of a known kind): the candidate of that kind *and unit* nearest the question's
+    words ("300 troops" for "how many soldiers", never "nine water bombers" for "how many
+    firefighters"), when the sentence states the question's numbers (`states_specifics`);
+    for a "who" question whose sentence says "he said", the name it stands for
+    (`antecedent`). Untyped questions get the phrase after the question's words only
+    while UNTYPED_PHRASES is on. Whether it is shown is the fitted gate's call
+    (`ShortAnswerGate`, with `support` and `rivals` among its features)."""
     unit = asked_unit(question)
     wanted = kind_of_unit(unit)
     terms = content_terms(question)
@@ -196,6 +194,14 @@ def short_answer_for(question: str, sentence: Span, found: list[AnswerCandidate]
         noun = asked_noun(question)
         if wanted == NAME and noun:
             short = with_noun(sentence, short, noun)
-    if unit in WEAK_UNITS and (passages is None or support(short.text, passages, own_n) < MIN_SUPPORT_WEAK):
-        return None
     return short
+
+
+def rivals(question: str, sentence: Span, short: Span) -> int:
+    """How many other candidates of the asked kind and unit the sentence holds."""
+    unit = asked_unit(question)
+    wanted = kind_of_unit(unit)
+    question_words = words_of(question)
+    return sum(1 for c in candidates(sentence.text)
+               if fits(c, wanted, noun=unit) and _says_something_new(c, question_words)
+               and c.text not in short.text)
