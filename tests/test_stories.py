@@ -86,3 +86,28 @@ def test_copies_of_the_wire_story_give_one_passage_listing_the_others(stories_de
     wire = [p for p in passages if p.doc_id.endswith("lakesidewire.md") and "power cut" in p.text]
     assert wire and {c["source"] for c in wire[0].copies} == {"Dunmore Courier", "Eastfield Gazette"}
     assert not any(p.doc_id.endswith("-copy.md") for p in passages)
+
+
+def test_the_previous_week_of_a_past_story_is_read_against_that_story_when_today_finds_nothing(
+        stories_desk):
+    answer = stories_desk.answer("What happened in the Dunmore mayoral race in the previous week?")
+    data = answer.to_dict()
+    assert not answer.refused and answer.citations
+    assert data["time"]["read_against"] == "2023-10-24"
+    assert (data["time"]["date_from"], data["time"]["date_to"]) == ("2023-10-16", "2023-10-22")
+    assert answer.answer.startswith('No article is dated "previous week" read against today; '
+                                    "read against this story's latest report (October 24, 2023)")
+    assert all("2023-10-16" <= c.date <= "2023-10-24" for c in answer.citations)
+
+
+def test_a_relative_question_naming_no_story_keeps_the_empty_filter_explained(stories_desk):
+    answer = stories_desk.answer("What did the Rotterdam port strike cost the shippers last week?")
+    assert answer.refused and answer.to_dict()["time"]["read_against"] is None
+    assert "read against today" in answer.answer and "newest article is dated October 24, 2023" \
+        in answer.answer
+
+
+def test_the_story_time_note_is_streamed_first(stories_desk):
+    events = list(stories_desk.stream("What happened in the Dunmore mayoral race in the previous week?"))
+    assert events[0].startswith('No article is dated "previous week" read against today')
+    assert events[-1].answer.startswith(events[0].strip())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_ui_browser import ARTIFACTS, BOT, ask, browser, last_answer  # noqa: F401
+from tests.test_ui_browser import ARTIFACTS, BOT, ask, browser, last_answer  # noqa: F401, F811
 from tests.ui_fixtures import make_settings, serving
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def stories_url(tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser, stories_url):
+def page(browser, stories_url):  # noqa: F811  (the imported fixture)
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
     page.goto(stories_url)
@@ -60,7 +60,7 @@ def test_conflicting_reports_are_shown_with_each_value_its_outlet_and_citation(p
     assert {(value, outlet) for value, outlet, _, _ in shown} == {
         ("61.4 per cent", "Dunmore Courier"), ("57.8%", "Eastfield Gazette")}, row
     cards = page.locator("#nd-sources-box .nd-card")
-    for value, outlet, day, n in shown:  # each citation number is the card of that outlet
+    for _, outlet, day, n in shown:  # each citation number is the card of that outlet
         card = cards.nth(int(n) - 1).inner_text()
         assert outlet in card and day in card, (n, card)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from datetime import date
 from rag.answer.generators.base import Draft, Generator
 from rag.answer.outcome import Outcome
 from rag.records import Passage
+from rag.search.time import spoken_date
 from rag.text import MARKER, MARKER_DIGITS, content_terms, split_sentences, strip_markers
 
 # words that ask for a timeline rather than name its topic
@@ -27,15 +28,6 @@ _INTENT_WORDS = content_terms("how did does has have unfold unfolded develop dev
 MIN_TOPIC_SHARE = 0.5   # an event must cover this share of the best event's topic words
 LATEST_MIN_SHARE = 0.75  # "latest": the newest report may miss a question word in four
 _SEGMENT = re.compile(rf"\s*(.+?(?:\s*\[{MARKER_DIGITS}\])+)")  # "text [1][2]"
-
-
-def spoken_date(iso: str | None) -> str:
-    """2024-06-03 -> "June 3, 2024" (unknown dates as they are)."""
-    try:
-        day = date.fromisoformat(iso or "")
-    except ValueError:
-        return iso or "undated"
-    return f"{day:%B} {day.day}, {day.year}"
 
 
 def _topic_terms(question: str) -> set[str]:
