@@ -123,3 +123,18 @@ def test_one_spoken_date_for_answers_and_explanations():
     assert spoken_date("2023-10-09") == "October 9, 2023"
     assert spoken_date(None) == "undated" and spoken_date("soon") == "soon"
     assert TimeInterpretation(None, None, None, None).to_dict()["read_against"] is None
+
+
+def test_day_notes_give_each_day_word_its_date_against_the_article():
+    from rag.answer.timeline import day_notes
+
+    monday = report("2023-10-16", "Reyes conceded on Sunday afternoon. He spoke again on Sunday "
+                    "afternoon, and the council meets on Friday, officials said yesterday.")
+    assert day_notes(monday) == (
+        'Days meant (article dated Monday, October 16, 2023): "on Sunday afternoon" = Sunday, '
+        'October 15, 2023; "on Friday" = Friday, October 13, 2023; "yesterday" = Sunday, '
+        "October 15, 2023")
+    assert day_notes(report("2023-10-16", "Marsh leads by 212 votes.")) is None
+    undated = Passage(chunk_id="u:0", doc_id="u", text="It ended yesterday.", start=0, end=19,
+                      title="t", date=None, source=None, url=None)
+    assert day_notes(undated) is None

@@ -111,3 +111,52 @@ def test_the_story_time_note_is_streamed_first(stories_desk):
     events = list(stories_desk.stream("What happened in the Dunmore mayoral race in the previous week?"))
     assert events[0].startswith('No article is dated "previous week" read against today')
     assert events[-1].answer.startswith(events[0].strip())
+
+
+@pytest.fixture
+def model_desk(stories_desk):
+    """The stories store answered by an OpenAI model (the fake server on 127.0.0.1)."""
+    from rag.answer.pipeline import Newsdesk
+    from tests.support.fake_openai import FakeOpenAI
+
+    with FakeOpenAI("The count was halted on Sunday, October 8, 2023 [1].") as fake:
+        settings = stories_desk.settings.with_changes(generator="openai", base_url=fake.base_url,
+                                                      api_key="sk-test-not-real")
+        yield Newsdesk(settings), fake
+
+
+def _prompt(fake) -> str:
+    return fake.requests[-1]["body"]["messages"][-1]["content"]
+
+
+def _days_meant(prompt: str, title: str) -> str:
+    """The "Days meant" line the prompt gives after the passage titled `title`."""
+    block = prompt.split(title, 1)[1].split("\n\n[", 1)[0]
+    return next(line for line in block.splitlines() if line.startswith("Days meant"))
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_streaming_model_is_given_the_date_a_day_word_means(model_desk, streaming):
+    desk, fake = model_desk
+    question = "When was the Dunmore mayoral count halted?"
+    if streaming:
+        events = list(desk.stream(question, as_of="2023-10-25"))
+        answer = events[-1]
+        assert fake.requests[-1]["body"].get("stream") is True
+    else:
+        answer = desk.answer(question, as_of="2023-10-25")
+    line = _days_meant(_prompt(fake), "Power cut halts Dunmore mayoral count")
+    assert line.startswith("Days meant (article dated Monday, October 9, 2023): ")
+    assert '"the night before" = Sunday, October 8, 2023' in line
+    assert answer.answer.startswith("The count was halted on Sunday, October 8, 2023")
+    assert answer.citations and not answer.refused
+
+
+def test_a_model_timeline_is_given_the_dates_day_words_mean(model_desk):
+    desk, fake = model_desk
+    desk.answer("How did the Dunmore election count unfold?", as_of="2023-10-25")
+    prompt = _prompt(fake)
+    assert '"the night before" = Sunday, October 8, 2023' in _days_meant(
+        prompt, "Power cut halts Dunmore mayoral count")
+    assert '"on Sunday afternoon" = Sunday, October 15, 2023' in _days_meant(
+        prompt, "Reyes concedes Dunmore mayoral race")

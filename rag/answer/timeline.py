@@ -247,6 +247,23 @@ def day_words(sentence: str, written: str | None) -> list[tuple[str, date, int]]
     return found
 
 
+def day_notes(passage: Passage, limit: int = 6) -> str | None:
+    """The dates a passage's day words mean, read against its article's date, for a
+    model's prompt: 'Days meant (article dated Monday, October 16, 2023): "on Sunday
+    afternoon" = Sunday, October 15, 2023'. A model answering "when" from the passage
+    alone would give the article's date; None without day words or an article date."""
+    meant: dict[str, date] = {}
+    for sentence in split_sentences(passage.text):
+        for words, day, _ in day_words(sentence.text, passage.date):
+            meant.setdefault(" ".join(words.split()), day)
+    if not meant or not passage.date:
+        return None
+    written = date.fromisoformat(passage.date)
+    listed = "; ".join(f'"{words}" = {day:%A}, {spoken_date(day.isoformat())}'
+                       for words, day in list(meant.items())[:limit])
+    return f"Days meant (article dated {written:%A}, {spoken_date(passage.date)}): {listed}"
+
+
 def resolve_when(question: str, draft: Draft, passages: list[Passage]) -> Draft | None:
     """For a "when" question whose answer quotes a sentence that dates the event with a
     day word ("on Sunday afternoon", "the night before"), the answer led by the date it
