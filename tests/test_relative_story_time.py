@@ -48,12 +48,18 @@ def test_yesterday_of_a_story_is_the_day_before_its_latest_report():
         "2023-10-15", "2023-10-15", "2023-10-16")
 
 
-def test_the_story_time_never_reads_past_the_as_of_date():
-    asked = interpret_time(QUESTION, as_of="2023-10-20")
-    found = story_time(asked, [p.date for p in STORY])
+def test_an_as_of_date_the_user_gave_keeps_anchoring_the_words():
+    asked = interpret_time(QUESTION, as_of="2023-10-30")
+    assert (asked.date_from, asked.date_to) == ("2023-10-23", "2023-10-29")
+    assert story_time(asked, [p.date for p in STORY]) is None
+    assert plan_story_time(asked, Filters(), lambda f: STORY, TOPIC, 0.5) is None
+
+
+def test_the_story_time_never_reads_past_today():
+    found = story_time(interpret_time(QUESTION, today=date(2023, 10, 20)),
+                       [p.date for p in STORY], today=date(2023, 10, 20))
     assert found.read_against == "2023-10-15"
     assert (found.date_from, found.date_to) == ("2023-10-02", "2023-10-08")
-    assert story_time(interpret_time(QUESTION, as_of="2023-10-03"), [p.date for p in STORY]) is None
 
 
 def test_only_relative_expressions_are_read_again():
@@ -89,13 +95,6 @@ def test_no_story_when_nothing_found_is_close_enough_or_the_user_set_dates():
     assert plan_story_time(asked, Filters(), lambda f: [], TOPIC, 0.5) is None
     own_dates = Filters(date_from="2026-11-01", date_to="2026-11-30")
     assert plan_story_time(asked, own_dates, lambda f: STORY, TOPIC, 0.5) is None
-
-
-def test_the_as_of_date_still_caps_the_search_for_the_story():
-    asked = interpret_time(QUESTION, as_of="2023-10-20")
-    searched: list[Filters] = []
-    plan_story_time(asked, Filters(), lambda f: searched.append(f) or STORY, TOPIC, 0.5)
-    assert searched[0].date_to == "2023-10-20" and searched[0].date_from is None
 
 
 def test_the_answer_says_what_the_words_were_read_against():
@@ -138,3 +137,14 @@ def test_day_notes_give_each_day_word_its_date_against_the_article():
     undated = Passage(chunk_id="u:0", doc_id="u", text="It ended yesterday.", start=0, end=19,
                       title="t", date=None, source=None, url=None)
     assert day_notes(undated) is None
+
+
+def test_what_happened_to_a_story_over_a_past_week_asks_for_its_chronology():
+    from rag.search.time import CHRONOLOGICAL, RELEVANCE
+
+    story = interpret_time(QUESTION, as_of="2023-10-16")
+    assert story.order == CHRONOLOGICAL and story.restrict
+    assert (story.date_from, story.date_to) == ("2023-10-09", "2023-10-15")
+    assert interpret_time("What happened last week?", as_of="2023-10-16").order == RELEVANCE
+    assert interpret_time("What did Marsh say in the previous week?",
+                          as_of="2023-10-16").order == RELEVANCE

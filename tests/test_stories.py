@@ -160,3 +160,13 @@ def test_a_model_timeline_is_given_the_dates_day_words_mean(model_desk):
         prompt, "Power cut halts Dunmore mayoral count")
     assert '"on Sunday afternoon" = Sunday, October 15, 2023' in _days_meant(
         prompt, "Reyes concedes Dunmore mayoral race")
+
+
+def test_the_previous_week_of_the_as_of_date_is_told_as_a_dated_list_of_that_week(stories_desk):
+    import re
+    answer = stories_desk.answer("What happened in the Dunmore mayoral race in the previous week?",
+                                 as_of="2023-10-16")
+    days = re.findall(r"(?:^|\] )(\w+ \d{1,2}, \d{4}):", answer.answer)
+    assert len(days) >= 3 and days[0] == "October 9, 2023" and days[-1] == "October 15, 2023"
+    assert "by 212 votes" in answer.answer and "a lead of 555" in answer.answer
+    assert all("2023-10-09" <= c.date <= "2023-10-15" for c in answer.citations)

@@ -4,8 +4,11 @@ timeline, and the post-retrieval step that ranks the evidence accordingly.
 `interpret_time(question, as_of)` reads absolute dates and ranges ("on June 3, 2024",
 "in January 2022", "between 10 and 12 May"), relative ones ("yesterday", "last week",
 "this year", "three days ago"), recency intent ("latest", "now", "still") and timeline
-intent ("how did X unfold", "timeline of X", "what happened with X since Y"). Relative
-expressions are anchored to the as-of date (today unless given). The expressions are
+intent ("how did X unfold", "timeline of X", "what happened with X since Y", "what
+happened in X in the previous week"). Relative expressions are anchored to the as-of
+date (today unless given); read against today,
+when they leave nothing and the question names a story, they are read against that
+story's latest report instead (`story_time`, `plan_story_time`). The expressions are
 found with patterns and resolved with `dateparser` (RELATIVE_BASE = the as-of date).
 
 How the interpretation is used:
@@ -65,7 +68,10 @@ _TIMELINE = re.compile(
     r"\bhow\s+(?:did|has|have|does|do)\b.*\b(?:unfold(?:ed)?|develop(?:ed)?|evolve[ds]?|"
     r"progress(?:ed)?|play(?:ed)? out|change[ds]?)\b"
     r"|\btimeline\b|\bchronolog(?:y|ical)\b|\bsequence of events\b"
-    r"|\bwhat\s+(?:has\s+)?happened\s+(?:with|to|in|on)\b.*\bsince\b", re.I)
+    r"|\bwhat\s+(?:has\s+)?happened\s+(?:with|to|in|on)\b.*\bsince\b"
+    # a story over a past period ("what happened in the X race in the previous week")
+    r"|\bwhat\s+happened\s+(?:with|to|in|on)\s+\S.*\b(?:in|during|over)\s+the\s+"
+    r"(?:previous|last|past)\s+(?:week|month)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -415,11 +421,13 @@ def story_time(interpretation: TimeInterpretation | None, story_dates: list[str 
     """The question's relative expression read against the story's own time, for when
     reading it against the as-of date (or today) left no article: "the previous week" of
     a story is the week before its latest report (as if asked on that report's day, the
-    way a reader of it would have said it). None when the expression is not relative or
-    the story has no dated article up to the as-of date."""
-    if not is_relative(interpretation) or interpretation is None:
+    way a reader of it would have said it). Only for words read against today: an as-of
+    date the user gave anchors them on purpose ("last week" as of March 15 is the week
+    before it, and an empty week is the answer, explained). None as well when the
+    expression is not relative or the story has no dated article up to today."""
+    if not is_relative(interpretation) or interpretation is None or interpretation.as_of:
         return None
-    cap = interpretation.as_of or (today or date.today()).isoformat()
+    cap = (today or date.today()).isoformat()
     dated = [d for d in story_dates if d and d <= cap]
     if not dated:
         return None
@@ -439,18 +447,17 @@ def plan_story_time(interpretation: TimeInterpretation | None, filters: Filters,
                     search: Callable[[Filters], list[Passage]], topic: str,
                     min_relevance: float, lag_days: int = 2, topic_share: float = 0.6
                     ) -> tuple[TimeInterpretation, Filters] | None:
-    """When a relative expression read against the as-of date left no passage and the
-    question names a story, the interpretation and filters that read it against that
-    story's time (`story_time`); None otherwise. `filters` are the user's own (a date
-    filter they set is kept, so nothing is re-read); `search(filters)` retrieves for the
-    question. The question names a story when the passages found without the expression's
-    dates (still up to the as-of date) are about it: as close as `min_relevance` and
-    holding `topic_share` of the question's words that the best of them holds."""
-    if not is_relative(interpretation) or interpretation is None or filters.date_from \
-            or filters.date_to:
+    """When a relative expression read against today left no passage and the question
+    names a story, the interpretation and filters that read it against that story's time
+    (`story_time`); None otherwise (also with an as-of date or a date filter the user set:
+    they are kept). `search(filters)` retrieves for the question. The question names a
+    story when the passages found without the expression's dates are about it: as close
+    as `min_relevance` and holding `topic_share` of the question's words that the best
+    of them holds."""
+    if not is_relative(interpretation) or interpretation is None or interpretation.as_of \
+            or filters.date_from or filters.date_to:
         return None
-    found = [p for p in search(time_filters(filters, TimeInterpretation(
-        None, None, None, interpretation.as_of))) if p.dense_similarity >= min_relevance]
+    found = [p for p in search(filters) if p.dense_similarity >= min_relevance]
     words = content_terms(topic)
     cover = [len(words & content_terms(p.text + " " + p.title)) for p in found]
     bar = topic_share * max(cover, default=0)
@@ -460,15 +467,13 @@ def plan_story_time(interpretation: TimeInterpretation | None, filters: Filters,
 
 def story_time_note(interpretation: TimeInterpretation | None) -> str | None:
     """What the answer says when its relative words were read against the story's time
-    (`story_time`): the range, the story's day, and that the as-of reading found nothing."""
+    (`story_time`): that today's reading found nothing, the story's day and the range."""
     if interpretation is None or not interpretation.read_against:
         return None
     start, end = interpretation.date_from, interpretation.date_to
     span = (f"on {spoken_date(start)}" if start == end
             else f"from {spoken_date(start)} to {spoken_date(end)}")
-    against = ("the as-of date " + spoken_date(interpretation.as_of) if interpretation.as_of
-               else "today")
-    return (f"No article is dated \"{interpretation.expression}\" read against {against}; "
+    return (f"No article is dated \"{interpretation.expression}\" read against today; "
             f"read against this story's latest report "
             f"({spoken_date(interpretation.read_against)}), that is {span}.")
 
