@@ -79,5 +79,12 @@ def test_a_timeline_renders_as_a_list_one_event_per_item_oldest_first(page):
     assert dates == sorted(dates) and len(set(dates)) == len(dates), dates
     assert all(re.search(r"\[\d+\]\s*$", item) for item in items), items  # each event cited
     assert answer.locator("ul, ol").count() == 1
+    # the story's correction is listed too, each value pointing at a card of its outlet
+    # (an uncited one sits under "Other passages retrieved")
+    row = page.locator("#nd-sources-box .nd-conflicts li").first.inner_text()
+    assert row.startswith("Corrected: postal ballots"), row
+    for outlet, n in re.findall(r"\(([^,]+), \d{4}-\d{2}-\d{2}\) \[(\d+)\]", row):
+        card = page.locator(f"#nd-sources-box article.nd-card[data-ns~='{n}']")
+        assert card.count() == 1 and card.get_attribute("data-source") == outlet, (n, row)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "stories-timeline.png"), full_page=True)

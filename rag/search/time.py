@@ -6,10 +6,10 @@ timeline, and the post-retrieval step that ranks the evidence accordingly.
 "this year", "three days ago"), recency intent ("latest", "now", "still") and timeline
 intent ("how did X unfold", "timeline of X", "what happened with X since Y", "what
 happened in X in the previous week"). Relative expressions are anchored to the as-of
-date (today unless given); read against today,
-when they leave nothing and the question names a story, they are read against that
-story's latest report instead (`story_time`, `plan_story_time`). The expressions are
-found with patterns and resolved with `dateparser` (RELATIVE_BASE = the as-of date).
+date (today unless given); read against today, when they leave nothing and the question
+names a story, they are read against that story's latest report instead (`story_time`,
+`plan_story_time`). The expressions are found with patterns and resolved with
+`dateparser` (RELATIVE_BASE = the as-of date).
 
 How the interpretation is used:
 - `time_filters` turns it into retrieval filters: a named day, week or month restricts
