@@ -86,3 +86,87 @@ def test_copies_of_the_wire_story_give_one_passage_listing_the_others(stories_de
     wire = [p for p in passages if p.doc_id.endswith("lakesidewire.md") and "power cut" in p.text]
     assert wire and {c["source"] for c in wire[0].copies} == {"Dunmore Courier", "Eastfield Gazette"}
     assert not any(p.doc_id.endswith("-copy.md") for p in passages)
+
+
+def test_the_previous_week_of_a_past_story_is_read_against_that_story_when_today_finds_nothing(
+        stories_desk):
+    answer = stories_desk.answer("What happened in the Dunmore mayoral race in the previous week?")
+    data = answer.to_dict()
+    assert not answer.refused and answer.citations
+    assert data["time"]["read_against"] == "2023-10-24"
+    assert (data["time"]["date_from"], data["time"]["date_to"]) == ("2023-10-16", "2023-10-22")
+    assert answer.answer.startswith('No article is dated "previous week" read against today; '
+                                    "read against this story's latest report (October 24, 2023)")
+    assert all("2023-10-16" <= c.date <= "2023-10-24" for c in answer.citations)
+
+
+def test_a_relative_question_naming_no_story_keeps_the_empty_filter_explained(stories_desk):
+    answer = stories_desk.answer("What did the Rotterdam port strike cost the shippers last week?")
+    assert answer.refused and answer.to_dict()["time"]["read_against"] is None
+    assert "read against today" in answer.answer and "newest article is dated October 24, 2023" \
+        in answer.answer
+
+
+def test_the_story_time_note_is_streamed_first(stories_desk):
+    events = list(stories_desk.stream("What happened in the Dunmore mayoral race in the previous week?"))
+    assert events[0].startswith('No article is dated "previous week" read against today')
+    assert events[-1].answer.startswith(events[0].strip())
+
+
+@pytest.fixture
+def model_desk(stories_desk):
+    """The stories store answered by an OpenAI model (the fake server on 127.0.0.1)."""
+    from rag.answer.pipeline import Newsdesk
+    from tests.support.fake_openai import FakeOpenAI
+
+    with FakeOpenAI("The count was halted on Sunday, October 8, 2023 [1].") as fake:
+        settings = stories_desk.settings.with_changes(generator="openai", base_url=fake.base_url,
+                                                      api_key="sk-test-not-real")
+        yield Newsdesk(settings), fake
+
+
+def _prompt(fake) -> str:
+    return fake.requests[-1]["body"]["messages"][-1]["content"]
+
+
+def _days_meant(prompt: str, title: str) -> str:
+    """The "Days meant" line the prompt gives after the passage titled `title`."""
+    block = prompt.split(title, 1)[1].split("\n\n[", 1)[0]
+    return next(line for line in block.splitlines() if line.startswith("Days meant"))
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_streaming_model_is_given_the_date_a_day_word_means(model_desk, streaming):
+    desk, fake = model_desk
+    question = "When was the Dunmore mayoral count halted?"
+    if streaming:
+        events = list(desk.stream(question, as_of="2023-10-25"))
+        answer = events[-1]
+        assert fake.requests[-1]["body"].get("stream") is True
+    else:
+        answer = desk.answer(question, as_of="2023-10-25")
+    line = _days_meant(_prompt(fake), "Power cut halts Dunmore mayoral count")
+    assert line.startswith("Days meant (article dated Monday, October 9, 2023): ")
+    assert '"the night before" = Sunday, October 8, 2023' in line
+    assert answer.answer.startswith("The count was halted on Sunday, October 8, 2023")
+    assert answer.citations and not answer.refused
+
+
+def test_a_model_timeline_is_given_the_dates_day_words_mean(model_desk):
+    desk, fake = model_desk
+    desk.answer("How did the Dunmore election count unfold?", as_of="2023-10-25")
+    prompt = _prompt(fake)
+    assert '"the night before" = Sunday, October 8, 2023' in _days_meant(
+        prompt, "Power cut halts Dunmore mayoral count")
+    assert '"on Sunday afternoon" = Sunday, October 15, 2023' in _days_meant(
+        prompt, "Reyes concedes Dunmore mayoral race")
+
+
+def test_the_previous_week_of_the_as_of_date_is_told_as_a_dated_list_of_that_week(stories_desk):
+    import re
+    answer = stories_desk.answer("What happened in the Dunmore mayoral race in the previous week?",
+                                 as_of="2023-10-16")
+    days = re.findall(r"(?:^|\] )(\w+ \d{1,2}, \d{4}):", answer.answer)
+    assert len(days) >= 3 and days[0] == "October 9, 2023" and days[-1] == "October 15, 2023"
+    assert "by 212 votes" in answer.answer and "a lead of 555" in answer.answer
+    assert all("2023-10-09" <= c.date <= "2023-10-15" for c in answer.citations)

@@ -93,7 +93,7 @@ def test_no_time_in_the_question_and_no_as_of_means_no_interpretation():
 def test_as_of_alone_is_reported_without_dates():
     found = interpret_time("Who met in Geneva?", AS_OF)
     assert found.to_dict() == {"expression": None, "date_from": None, "date_to": None,
-                               "as_of": AS_OF, "order": RELEVANCE}
+                               "as_of": AS_OF, "order": RELEVANCE, "read_against": None}
 
 
 def test_a_malformed_as_of_date_is_refused_with_the_format():

@@ -23,7 +23,7 @@ from rag.records import Citation, Filters, Passage
 from rag.search.retriever import Retrieval, Retriever
 from rag.search.steps import Query
 from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, explain_empty,
-                             plan_time, topic_question)
+                             plan_story_time, plan_time, story_time_note, topic_question)
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 REFUSAL_TEXT = "The articles don't say: none of the passages I found answers this question."
@@ -148,6 +148,7 @@ class Newsdesk:
         started = time.perf_counter()
         # time in the question and the as-of date narrow retrieval; the time_rank step
         # orders what comes back (rag.search.time)
+        asked = filters
         interpretation, filters = plan_time(standalone, filters, as_of, self.settings,
                                             newest=self._newest_date())
         k = self.settings.top_k if top_k is None else top_k
@@ -159,6 +160,15 @@ class Newsdesk:
         topic = topic_question(standalone, interpretation)
         timeline = interpretation is not None and interpretation.order == CHRONOLOGICAL and k > 0
         retrieval = self.retriever.retrieve(topic, wide if timeline else k, filters, query)
+        pool = max(2 * k, self.settings.timeline_events)  # the story's reports, to find its latest
+        story = None if retrieval.passages or k == 0 else plan_story_time(
+            interpretation, asked, lambda f: self.retriever.retrieve(topic, pool, f).passages,
+            topic, self.settings.min_relevance, self.settings.time_report_lag_days)
+        if story:  # "the previous week" of the story the question names (rag.search.time)
+            interpretation, filters = story
+            query = Query(question=standalone, filters=filters, top_k=k, as_of=as_of,
+                          extra={"time": interpretation})
+            retrieval = self.retriever.retrieve(topic, wide if timeline else k, filters, query)
         if timeline:  # the events' story only, so the wide pool spreads over its whole span
             retrieval.passages = on_topic(topic, retrieval.passages, k)
             for n, passage in enumerate(retrieval.passages, start=1):
@@ -200,6 +210,8 @@ class Newsdesk:
                                                                     said=not chronology)
                 answer.answer, answer.citations, answer.refused = text, citations, False
                 answer.short_answer = check_short_answer(draft, text, citations, passages)
+                note = story_time_note(interpretation)  # the time it was read against
+                answer.answer = f"{note} {answer.answer}" if note else answer.answer
         if answer.outcome == Outcome.NO_PASSAGES:
             # a time filter that left nothing is said, with its range and the newest date
             answer.answer = explain_empty(interpretation, self._newest_date()) or answer.answer
@@ -229,6 +241,9 @@ class Newsdesk:
         draft = None
         refusal = retrieval_outcome(bool(passages), relevance, self.settings.min_relevance)
         if refusal is None:
+            note = story_time_note(interpretation)
+            if streaming and note:
+                yield note + " "
             generate_started = time.perf_counter()
             timeline = interpretation is not None and interpretation.order == CHRONOLOGICAL
             if timeline or not self.generator.streams:

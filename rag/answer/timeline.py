@@ -17,6 +17,7 @@ from datetime import date
 from rag.answer.generators.base import Draft, Generator
 from rag.answer.outcome import Outcome
 from rag.records import Passage
+from rag.search.time import spoken_date
 from rag.text import MARKER, MARKER_DIGITS, content_terms, split_sentences, strip_markers
 
 # words that ask for a timeline rather than name its topic
@@ -27,15 +28,6 @@ _INTENT_WORDS = content_terms("how did does has have unfold unfolded develop dev
 MIN_TOPIC_SHARE = 0.5   # an event must cover this share of the best event's topic words
 LATEST_MIN_SHARE = 0.75  # "latest": the newest report may miss a question word in four
 _SEGMENT = re.compile(rf"\s*(.+?(?:\s*\[{MARKER_DIGITS}\])+)")  # "text [1][2]"
-
-
-def spoken_date(iso: str | None) -> str:
-    """2024-06-03 -> "June 3, 2024" (unknown dates as they are)."""
-    try:
-        day = date.fromisoformat(iso or "")
-    except ValueError:
-        return iso or "undated"
-    return f"{day:%B} {day.day}, {day.year}"
 
 
 def _topic_terms(question: str) -> set[str]:
@@ -253,6 +245,23 @@ def day_words(sentence: str, written: str | None) -> list[tuple[str, date, int]]
         if resolved is not None:
             found.append((match.group(0), resolved, match.start()))
     return found
+
+
+def day_notes(passage: Passage, limit: int = 6) -> str | None:
+    """The dates a passage's day words mean, read against its article's date, for a
+    model's prompt: 'Days meant (article dated Monday, October 16, 2023): "on Sunday
+    afternoon" = Sunday, October 15, 2023'. A model answering "when" from the passage
+    alone would give the article's date; None without day words or an article date."""
+    meant: dict[str, date] = {}
+    for sentence in split_sentences(passage.text):
+        for words, day, _ in day_words(sentence.text, passage.date):
+            meant.setdefault(" ".join(words.split()), day)
+    if not meant or not passage.date:
+        return None
+    written = date.fromisoformat(passage.date)
+    listed = "; ".join(f'"{words}" = {day:%A}, {spoken_date(day.isoformat())}'
+                       for words, day in list(meant.items())[:limit])
+    return f"Days meant (article dated {written:%A}, {spoken_date(passage.date)}): {listed}"
 
 
 def resolve_when(question: str, draft: Draft, passages: list[Passage]) -> Draft | None:

@@ -4,9 +4,12 @@ timeline, and the post-retrieval step that ranks the evidence accordingly.
 `interpret_time(question, as_of)` reads absolute dates and ranges ("on June 3, 2024",
 "in January 2022", "between 10 and 12 May"), relative ones ("yesterday", "last week",
 "this year", "three days ago"), recency intent ("latest", "now", "still") and timeline
-intent ("how did X unfold", "timeline of X", "what happened with X since Y"). Relative
-expressions are anchored to the as-of date (today unless given). The expressions are
-found with patterns and resolved with `dateparser` (RELATIVE_BASE = the as-of date).
+intent ("how did X unfold", "timeline of X", "what happened with X since Y", "what
+happened in X in the previous week"). Relative expressions are anchored to the as-of
+date (today unless given); read against today, when they leave nothing and the question
+names a story, they are read against that story's latest report instead (`story_time`,
+`plan_story_time`). The expressions are found with patterns and resolved with
+`dateparser` (RELATIVE_BASE = the as-of date).
 
 How the interpretation is used:
 - `time_filters` turns it into retrieval filters: a named day, week or month restricts
@@ -26,7 +29,7 @@ import calendar
 import re
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from rag.config import Settings
 from rag.records import Filters, Passage, date_int
@@ -65,7 +68,10 @@ _TIMELINE = re.compile(
     r"\bhow\s+(?:did|has|have|does|do)\b.*\b(?:unfold(?:ed)?|develop(?:ed)?|evolve[ds]?|"
     r"progress(?:ed)?|play(?:ed)? out|change[ds]?)\b"
     r"|\btimeline\b|\bchronolog(?:y|ical)\b|\bsequence of events\b"
-    r"|\bwhat\s+(?:has\s+)?happened\s+(?:with|to|in|on)\b.*\bsince\b", re.I)
+    r"|\bwhat\s+(?:has\s+)?happened\s+(?:with|to|in|on)\b.*\bsince\b"
+    # a story over a past period ("what happened in the X race in the previous week")
+    r"|\bwhat\s+happened\s+(?:with|to|in|on)\s+\S.*\b(?:in|during|over)\s+the\s+"
+    r"(?:previous|last|past)\s+(?:week|month)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class TimeInterpretation:
     as_of: str | None               # the date the answer is given as of (None: today)
     order: str = RELEVANCE          # relevance | newest | chronological
     restrict: bool = False          # the dates restrict retrieval (else they only boost)
+    read_against: str | None = None  # a story's day its relative words were read against
+                                     # (None: the as-of date or today; see `story_time`)
 
     def to_dict(self) -> dict[str, Any]:
         """The answer JSON's `time` object."""
@@ -401,6 +409,75 @@ def topic_question(question: str, interpretation: TimeInterpretation | None) -> 
     return text if content_terms(text) else question
 
 
+def is_relative(interpretation: TimeInterpretation | None) -> bool:
+    """Whether the question's dates come from a relative expression ("last week", "the
+    previous week", "yesterday", "three days ago") that restricts retrieval."""
+    return bool(interpretation and interpretation.restrict and interpretation.expression
+                and _RELATIVE.fullmatch(interpretation.expression))
+
+
+def story_time(interpretation: TimeInterpretation | None, story_dates: list[str | None],
+               today: date | None = None) -> TimeInterpretation | None:
+    """The question's relative expression read against the story's own time, for when
+    reading it against the as-of date (or today) left no article: "the previous week" of
+    a story is the week before its latest report (as if asked on that report's day, the
+    way a reader of it would have said it). Only for words read against today: an as-of
+    date the user gave anchors them on purpose ("last week" as of March 15 is the week
+    before it, and an empty week is the answer, explained). None as well when the
+    expression is not relative or the story has no dated article up to today."""
+    if not is_relative(interpretation) or interpretation is None or interpretation.as_of:
+        return None
+    cap = (today or date.today()).isoformat()
+    dated = [d for d in story_dates if d and d <= cap]
+    if not dated:
+        return None
+    latest = max(dated)
+    match = _RELATIVE.fullmatch(interpretation.expression or "")
+    assert match is not None  # is_relative checked it
+    span = _relative(match, date.fromisoformat(latest))
+    if span is None:
+        return None
+    start, end = (d.isoformat() for d in span)
+    if (start, end) == (interpretation.date_from, interpretation.date_to):
+        return None   # the same window: reading it again finds nothing new
+    return replace(interpretation, date_from=start, date_to=end, read_against=latest)
+
+
+def plan_story_time(interpretation: TimeInterpretation | None, filters: Filters,
+                    search: Callable[[Filters], list[Passage]], topic: str,
+                    min_relevance: float, lag_days: int = 2, topic_share: float = 0.6
+                    ) -> tuple[TimeInterpretation, Filters] | None:
+    """When a relative expression read against today left no passage and the question
+    names a story, the interpretation and filters that read it against that story's time
+    (`story_time`); None otherwise (also with an as-of date or a date filter the user set:
+    they are kept). `search(filters)` retrieves for the question. The question names a
+    story when the passages found without the expression's dates are about it: as close
+    as `min_relevance` and holding `topic_share` of the question's words that the best
+    of them holds."""
+    if not is_relative(interpretation) or interpretation is None or interpretation.as_of \
+            or filters.date_from or filters.date_to:
+        return None
+    found = [p for p in search(filters) if p.dense_similarity >= min_relevance]
+    words = content_terms(topic)
+    cover = [len(words & content_terms(p.text + " " + p.title)) for p in found]
+    bar = topic_share * max(cover, default=0)
+    story = story_time(interpretation, [p.date for p, c in zip(found, cover) if c and c >= bar])
+    return None if story is None else (story, time_filters(filters, story, lag_days))
+
+
+def story_time_note(interpretation: TimeInterpretation | None) -> str | None:
+    """What the answer says when its relative words were read against the story's time
+    (`story_time`): that today's reading found nothing, the story's day and the range."""
+    if interpretation is None or not interpretation.read_against:
+        return None
+    start, end = interpretation.date_from, interpretation.date_to
+    span = (f"on {spoken_date(start)}" if start == end
+            else f"from {spoken_date(start)} to {spoken_date(end)}")
+    return (f"No article is dated \"{interpretation.expression}\" read against today; "
+            f"read against this story's latest report "
+            f"({spoken_date(interpretation.read_against)}), that is {span}.")
+
+
 def explain_empty(interpretation: TimeInterpretation | None, newest: str | None) -> str | None:
     """Why a time filter left no passage, for the answer: the range the question (or the
     as-of date) implied, what it was read against, and the newest article's date; None
@@ -413,20 +490,21 @@ def explain_empty(interpretation: TimeInterpretation | None, newest: str | None)
         end = interpretation.as_of
     if not start and not end:
         return None
-    span = (f"from {_spoken(start)} to {_spoken(end)}" if start and end and start != end
-            else f"on {_spoken(start)}" if start and start == end
-            else f"on or after {_spoken(start)}" if start else f"up to {_spoken(end)}")
+    span = (f"from {spoken_date(start)} to {spoken_date(end)}" if start and end and start != end
+            else f"on {spoken_date(start)}" if start and start == end
+            else f"on or after {spoken_date(start)}" if start else f"up to {spoken_date(end)}")
     read = (f" (\"{interpretation.expression}\", read against "
-            f"{'the as-of date ' + _spoken(interpretation.as_of) if interpretation.as_of else 'today'})"
+            f"{'the as-of date ' + spoken_date(interpretation.as_of) if interpretation.as_of else 'today'})"
             if interpretation.expression and interpretation.restrict else "")
-    newest_text = f" The newest article is dated {_spoken(newest)}." if newest else ""
+    newest_text = f" The newest article is dated {spoken_date(newest)}." if newest else ""
     return (f"No article was found dated {span}{read}, the time this question is limited to."
             f"{newest_text} Ask without the time words, or give another as-of date.")
 
 
-def _spoken(iso: str | None) -> str:
+def spoken_date(iso: str | None) -> str:
+    """2024-06-03 -> "June 3, 2024" (unknown dates as they are)."""
     try:
         day = date.fromisoformat(iso or "")
     except ValueError:
-        return iso or "?"
+        return iso or "undated"
     return f"{day:%B} {day.day}, {day.year}"

@@ -25,6 +25,7 @@ from rag.answer.generators.base import (REFUSAL_SENTINEL, Draft, Generator, Mode
                                         format_history, format_passages)
 from rag.answer.followup import previous_user_turn
 from rag.answer.generators.registry import register
+from rag.answer.timeline import day_notes
 from rag.answer.outcome import Outcome
 from rag.answer.prompts import read_prompt
 from rag.config import Settings
@@ -167,6 +168,18 @@ def _chunk_text(chunk) -> str:
                    for part in content if isinstance(part, (str, dict)))
 
 
+def prompt_passages(passages: list[Passage]) -> str:
+    """The passages as the model reads them (`format_passages`), each followed by the
+    dates its day words mean (`rag.answer.timeline.day_notes`): "on Sunday night" in an
+    article of Monday is the Sunday before, which a model would otherwise date Monday."""
+    blocks = []
+    for passage in passages:
+        note = day_notes(passage)
+        block = format_passages([passage])
+        blocks.append(f"{block}\n{note}" if note else block)
+    return "\n\n".join(blocks)
+
+
 def cut_reply(text: str, settings: Settings) -> str:
     """The reply, cut at reply_max_chars with a note saying so when longer."""
     limit = reply_max_chars(settings)
@@ -201,7 +214,7 @@ class ChatGenerator(Generator):
         self._timeline_chain: Any = None   # built on the first timeline question
 
     def _inputs(self, question: str, passages: list[Passage]) -> dict:
-        return {"question": question, "passages": format_passages(passages)}
+        return {"question": question, "passages": prompt_passages(passages)}
 
     def _errors(self):
         return model_errors(self.settings)
@@ -260,7 +273,7 @@ class ChatGenerator(Generator):
         with self._errors():
             text = safe_text(self._timeline_chain.invoke({
                 "question": question, "max_events": self.settings.timeline_events,
-                "passages": format_passages(ordered)}))
+                "passages": prompt_passages(ordered)}))
         return model_draft(cut_reply(text, self.settings))
 
     @classmethod
