@@ -298,7 +298,11 @@ def main(argv: list[str] | None = None) -> int:
                        "sentences": int(sum(len(p.features) for p in calibration)),
                        "max_false_refusals": args.max_false_refusals,
                        "command": "python -m eval.fit_scorer " + " ".join(argv or sys.argv[1:])}
-        WEIGHTS_PATH.write_text(scorer.to_json(), encoding="utf-8")
+        stored = json.loads(WEIGHTS_PATH.read_text(encoding="utf-8")) if WEIGHTS_PATH.is_file() else {}
+        written = json.loads(scorer.to_json())
+        if "short_gate" in stored:   # eval.fit_short's gate; refit it after the scorer
+            written["short_gate"] = stored["short_gate"]
+        WEIGHTS_PATH.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {WEIGHTS_PATH}")
     return 0
 

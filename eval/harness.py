@@ -207,6 +207,9 @@ def score_answer(record: EvalRecord, answer: Any, articles: dict[str, Any], k: i
         scores["answer_f1"] = M.token_f1(text, record.reference_answer)
     if record.answerable and record.gold is not None:
         scores["answer_accuracy"] = float(not answer.refused and M.contains_gold(text, record.gold))
+        # whether retrieval handed the answerer the gold answer: splits its misses and
+        # refusals into the answerer's own and retrieval's
+        scores["gold_retrieved"] = float(any(M.contains_gold(p.text, record.gold) for p in passages))
     shown = short is not None and not answer.refused
     scores["short_shown"] = float(shown)
     if shown and record.answerable and record.gold is not None:
@@ -369,6 +372,11 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
     out["leading_fragments"] = int(sum(_collect(results, "leading_fragment")))
     out["refusal_accuracy"] = M.refusal_accuracy([r.refused for r in unanswerable])
     out["false_refusal_rate"] = M.false_refusal_rate([r.refused for r in answerable])
+    retrieved = [r for r in answerable if r.scores.get("gold_retrieved")]
+    out["gold_retrieved"] = M.mean(_collect(answerable, "gold_retrieved"))
+    out["answer_accuracy_retrieved"] = M.mean(_collect(retrieved, "answer_accuracy"))
+    out["false_refusal_rate_retrieved"] = (M.false_refusal_rate([r.refused for r in retrieved])
+                                           if retrieved else None)
     judged = [r.judge for r in results if r.judge]
     if judged:
         for key in ("correct", "faithful"):

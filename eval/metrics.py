@@ -253,6 +253,9 @@ def _plain(text: str) -> str:
     return " ".join(strip_markers(fold_typography(text)).split())
 
 
+_RESOLVED_DAY = re.compile(r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, [A-Z][a-z]+ \d{1,2}, \d{4}$")
+
+
 def leading_fragment(answer: str, short_answer: str | None, quotes: Sequence[str] = ()) -> str | None:
     """The words an answer starts with when they are a fragment glued in front of it and
     not its verified short answer, else None.
@@ -260,8 +263,10 @@ def leading_fragment(answer: str, short_answer: str | None, quotes: Sequence[str
     The lead is the text before the answer's first " — " (how the extractive answerer
     puts a short answer before its sentences: "short — sentence [1]"). It is no
     fragment when it is the verified `short_answer` (after an "As of <date>:" label), when it already holds a citation
-    marker (the dash follows a cited sentence), or when the answer starts with one of its
-    citations' quotes that runs past the dash (a dash inside a quoted sentence)."""
+    marker (the dash follows a cited sentence), when it is the date a day word of the quote
+    means ("Sunday, October 15, 2023 — ... on Sunday ... [1]", computed from the article's
+    date), or when the answer starts with one of its citations' quotes that runs past the
+    dash (a dash inside a quoted sentence)."""
     text = answer.strip()
     cut = text.find(_DASH)
     if cut <= 0:
@@ -271,6 +276,8 @@ def leading_fragment(answer: str, short_answer: str | None, quotes: Sequence[str
         return None
     if short_answer is not None and _AS_OF_LABEL.sub("", lead) == short_answer.strip():
         return None
+    if _RESOLVED_DAY.match(lead):
+        return None   # the date a quoted day word means (rag.answer.timeline.resolve_when)
     plain, plain_lead = _plain(text), _plain(lead)
     for quote in quotes:
         quoted = _plain(quote)

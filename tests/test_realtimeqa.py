@@ -248,6 +248,10 @@ def test_leading_fragment_counter():
     dashed = "The summit — the third this year — was hosted by Oslo."
     assert M.leading_fragment(f"{dashed} [1]", None, [dashed]) is None
     assert M.leading_fragment(f"{sentence} [1] Then — later [2]", None, [sentence]) is None
+    # the date a quoted day word means is computed, not glued: no fragment
+    conceded = "Reyes conceded the election on Sunday afternoon."
+    assert M.leading_fragment(f"Sunday, October 15, 2023 — {conceded} [1]", None, [conceded]) is None
+    assert M.leading_fragment(f"Sunday — {conceded} [1]", None, [conceded]) == "Sunday"
     scores = _score(f"cancelled — {sentence} [1]", None, "gold", None)
     assert scores["leading_fragment"] == 1.0
     result = harness.QuestionResult("q", "?", [], True)
