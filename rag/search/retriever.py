@@ -1,6 +1,10 @@
 """Find passages for a question: dense (Chroma) and BM25 (catalog) candidates, filtered,
 fused by weighted reciprocal rank, then the post-retrieval steps, then the top k.
 
+Dense scores exist for embedded chunks, BM25 scores for every chunk: a chunk still in
+the embedding queue (`rag.index.chunks`) is found lexically, and the retrieval says how
+many articles are not embedded yet.
+
 Nothing is held in memory per collection: both candidate lists are read from disk per
 question, so a new process answers at once and sees every ingest.
 """
@@ -28,6 +32,7 @@ class Retrieval:
 
     passages: list[Passage]
     steps: list[str] = field(default_factory=list)
+    not_embedded: int = 0   # articles found lexically only, their vectors still queued
 
 
 class Retriever:
@@ -83,10 +88,11 @@ class Retriever:
                                       f"{store_address(self.settings)}: run `rag ingest "
                                       f"{self.settings.corpus_dir}`")
             if top_k <= 0:
-                return Retrieval([])
+                return Retrieval([], not_embedded=self.index.not_embedded())
             pool = max(self.settings.candidates, top_k)
             dense = self.dense(question, pool, filters)
             lexical = self.lexical(question, pool, filters)
+            not_embedded = self.index.not_embedded()
         passages = fuse([dense, lexical], pool, [1.0, self.settings.bm25_weight])
         with store_errors(self.settings):
             attach_copies(passages, self.index)
@@ -95,7 +101,7 @@ class Retriever:
         for step in self.steps:
             passages = step(passages, query)
             ran.append(step.name)
-        return Retrieval(number(passages[:top_k]), ran)
+        return Retrieval(number(passages[:top_k]), ran, not_embedded)
 
 
 def fuse(rankings: list[list[Passage]], top_k: int, weights: list[float] | None = None) -> list[Passage]:
