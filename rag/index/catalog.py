@@ -172,12 +172,17 @@ def _explained(method: Callable[..., T]) -> Callable[..., T]:
 class Catalog:
     """The SQLite catalog of one collection; one connection per thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only  # reads an existing file as it is (no schema written)
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is None and self.read_only:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=60, isolation_level=None)
+            self._local.conn = conn
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -436,6 +441,15 @@ class Catalog:
         """Ids of every row still waiting for its vector."""
         return {r[0] for r in self._connection().execute(
             "SELECT chunk_id FROM chunks WHERE embedded = 0")}
+
+    @_explained
+    def pending_among(self, chunk_ids: list[str]) -> set[str]:
+        """Those of these chunks still waiting for their vectors."""
+        if not chunk_ids:
+            return set()
+        marks = ",".join("?" * len(chunk_ids))
+        return {r[0] for r in self._connection().execute(
+            f"SELECT chunk_id FROM chunks WHERE embedded = 0 AND chunk_id IN ({marks})", chunk_ids)}
 
     @_explained
     def pending_counts(self) -> tuple[int, int]:

@@ -155,6 +155,10 @@ class ChunkIndex:
         """Ids of the chunks still waiting for their vectors."""
         return self.catalog.pending_ids()
 
+    def pending_among(self, chunk_ids: list[str]) -> set[str]:
+        """Those of these chunks still waiting for their vectors."""
+        return self.catalog.pending_among(chunk_ids)
+
     def pending_rows(self, limit: int = EMBED_BATCH) -> list[ChunkRow]:
         """The oldest `limit` chunks of the embedding queue."""
         return self.catalog.pending_rows(limit)
@@ -257,6 +261,8 @@ class ChunkIndex:
             if len(passages) >= k or fetch >= total:
                 return passages[:k]
         ids = self.catalog.allowed_ids(filters, MAX_ALLOWED_IDS)
+        if ids == []:  # the allowed chunks all wait for their vectors
+            return []
         if ids is not None:
             try:
                 return self._nearest(vector, min(k, len(ids)), filters, ids=ids)
@@ -340,6 +346,19 @@ class ChunkIndex:
     def vector_count(self) -> int:
         return self.store.count()
 
+    def add(self, rows: list[ChunkRow], vectors: Any, words: list[list[str]]) -> None:
+        """Write new chunks whose vectors are known (e.g. a benchmark's store): vectors
+        (with their records as metadata), then catalog rows, marked embedded."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        for start in range(0, len(rows), WRITE_BATCH):
+            part = rows[start:start + WRITE_BATCH]
+            self.store.collection.upsert(
+                ids=[r.chunk_id for r in part], embeddings=vectors[start:start + WRITE_BATCH],
+                documents=[r.text for r in part],
+                metadatas=[{c: getattr(r, c) for c in _CHROMA_META} for r in part])
+            self.catalog.put(part, words[start:start + WRITE_BATCH])
+        self._wrote()
+
     def add_searchable(self, rows: list[ChunkRow], words: list[list[str]]) -> None:
         """Write new chunks to the catalog and the lexical index at once, in small
         transactions (each searchable as soon as it commits), queued for embedding."""
@@ -408,7 +427,7 @@ def queued_chunks(settings: Settings) -> int:
     path = catalog_path(settings)
     if not path.is_file():
         return 0
-    catalog = Catalog(path)
+    catalog = Catalog(path, read_only=True)
     try:
         return catalog.pending_counts()[0]
     finally:
