@@ -28,9 +28,7 @@ from pathlib import Path
 
 from eval.bench.common import isolated_env, make_settings, rag_command
 from eval.bench.feeds import article
-from rag.index.catalog import Catalog
-from rag.index.chunks import catalog_path
-from rag.records import Filters
+from rag.index.chunks import lexical_doc_ids
 from rag.text import tokenize
 
 GOAL_SECONDS = 5.0
@@ -56,17 +54,8 @@ def write_corpus(folder: Path, articles: int) -> str:
 
 def lexical_hit(settings, word: str) -> str | None:
     """The doc id of the best lexical hit for the word, or None (no catalog or no hit)."""
-    path = catalog_path(settings)
-    if not path.is_file():
-        return None
-    catalog = Catalog(path, read_only=True)
-    try:
-        found = catalog.search_words(tokenize([word])[0], 1, Filters())
-        return found[0][0].doc_id if found else None
-    except Exception:  # noqa: BLE001 - the catalog is being created: try again
-        return None
-    finally:
-        catalog.close()
+    found = lexical_doc_ids(settings, tokenize([word])[0], 1)
+    return found[0] if found else None
 
 
 def measure(articles: int, code: Path | None, timeout: float) -> dict:

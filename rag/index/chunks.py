@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from rag.config import Settings
-from rag.index.catalog import COLUMNS, Catalog, ChunkRow  # ChunkRow: the record, owned here
+from rag.index.catalog import COLUMNS, Catalog, CatalogError, ChunkRow  # ChunkRow: owned here
 from rag.index.store import (EmptyIndexError, Store, drop_collection, forget_client, open_store,
                              store_address, store_errors)
 from rag.records import Article, Chunk, Filters, Passage
@@ -423,13 +424,32 @@ def open_index(settings: Settings, model_name: str, dim: int | None, create: boo
 
 def queued_chunks(settings: Settings) -> int:
     """Chunks of the collection waiting for vectors, read from the catalog alone (no
-    vector store opened): 0 when there is no catalog yet."""
+    vector store opened, nothing written): 0 when there is no catalog yet, or one being
+    created, or one made before the queue existed (all of its rows are embedded)."""
     path = catalog_path(settings)
     if not path.is_file():
         return 0
     catalog = Catalog(path, read_only=True)
     try:
         return catalog.pending_counts()[0]
+    except (sqlite3.OperationalError, CatalogError):
+        return 0
+    finally:
+        catalog.close()
+
+
+def lexical_doc_ids(settings: Settings, words: list[str], k: int) -> list[str]:
+    """Doc ids of the k best BM25 chunks for the words, read from the catalog alone and
+    read-only (for watching another process's ingest, as `eval.bench.progressive` does);
+    [] while there is no catalog or it is being created."""
+    path = catalog_path(settings)
+    if not path.is_file():
+        return []
+    catalog = Catalog(path, read_only=True)
+    try:
+        return [row.doc_id for row, _ in catalog.search_words(words, k, Filters())]
+    except (sqlite3.OperationalError, CatalogError):
+        return []
     finally:
         catalog.close()
 
