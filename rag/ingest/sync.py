@@ -25,7 +25,7 @@ stored vector is reused.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -239,10 +239,6 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     report.pruned_articles = len({catalogued[c][0] for c in stale} - ingested_docs)
     gone = {catalogued[c][0] for c in stale} - ingested_docs
 
-    stories = _stories(index, wanted, ingested_docs | gone, settings)
-    wanted = {cid: replace(row, story_id=stories[row.doc_id]) for cid, row in wanted.items()}
-    report.copies, report.stories = count_copies(stories)
-
     orphans = [cid for cid in vectors - set(catalogued) if cid not in wanted]
     to_queue = [cid for cid in wanted if cid not in vectors and cid not in catalogued]
     to_catalog = [cid for cid in wanted if cid in vectors and cid not in catalogued]
@@ -264,6 +260,10 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     if stale or orphans:
         index.delete(stale, vectors_too=orphans)
         report.deleted += len(stale)
+    # copies are grouped after the write (new rows start as their own story), so that
+    # grouping the whole collection never delays an article's being searchable
+    stories = _stories(index, wanted, ingested_docs | gone, settings)
+    report.copies, report.stories = count_copies(stories)
     stored = index.story_ids()
     index.set_story_ids({doc_id: story for doc_id, story in stories.items()
                          if doc_id in stored and stored[doc_id] != story})
