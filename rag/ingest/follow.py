@@ -13,6 +13,7 @@ from rag.ingest.sync import IngestReport, drain, ingest
 
 SYNC_WAIT_SECONDS = 600.0  # how long a sync waits for another ingest to finish
 EMBED_POLL_SECONDS = 5.0   # how often `rag serve` looks for chunks waiting for vectors
+EMBED_RETRY_SECONDS = 60.0  # after a failure (model or store down): retry, without a flood
 
 
 class NoFeedsError(NewsdeskError):
@@ -61,15 +62,18 @@ def embed_in_background(settings: Settings, on_error: Callable[[str], None],
 
     def run() -> None:
         while not stop.is_set():
+            wait = every
             try:
                 done = drain(settings, stop=stop)
                 if done:
                     on_embedded(done)
             except NewsdeskError as err:
                 on_error(f"embedding the queued chunks failed: {err}")
+                wait = max(every, EMBED_RETRY_SECONDS)
             except Exception as err:  # the page keeps serving; the next round tries again
                 on_error(f"embedding the queued chunks failed: {type(err).__name__}: {err}")
-            stop.wait(every)
+                wait = max(every, EMBED_RETRY_SECONDS)
+            stop.wait(wait)
 
     threading.Thread(target=run, name="newsdesk-embed-queue", daemon=True).start()
     return stop
