@@ -181,6 +181,27 @@ def test_an_embedded_store_killed_mid_ingest_ends_like_a_clean_ingest(tmp_path, 
     _assert_same_as_clean(settings, clean)
 
 
+def test_an_ingest_killed_between_the_lexical_write_and_the_embedding_ends_like_a_clean_ingest(
+        tmp_path, corpus, clean):
+    """Every chunk is searchable, none embedded yet (the catalog's queue holds them all):
+    a SIGKILL there leaves the queue, and the next ingest embeds it."""
+    from rag.index.chunks import queued_chunks
+
+    settings = make_settings(tmp_path, corpus_dir=corpus, embedding_batch_size=BATCH)
+    run = IngestRun(settings, tmp_path)
+    deadline = time.monotonic() + 300
+    while run.proc.poll() is None and queued_chunks(settings) < len(clean) \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert queued_chunks(settings) == len(clean), "the ingest did not queue every chunk first"
+    landed = run.kill_after(seconds=0)
+    assert landed != "finished before the kill"
+    assert queued_chunks(settings) == len(clean), "a vector was written before the kill"
+    summary = _final_cli_ingest(settings, tmp_path)
+    assert f"{len(clean)} chunks" in summary and queued_chunks(settings) == 0
+    _assert_same_as_clean(settings, clean)
+
+
 def test_a_chroma_server_ingest_killed_mid_way_ends_like_a_clean_ingest(tmp_path, corpus, clean, rng):
     server = ChromaServer(tmp_path / "server").start()
     try:

@@ -1,6 +1,8 @@
 """Reliability III (issue 22), the property: after any sequence of syncs of a feed whose
-items come, go and change, whose pages fail for a while and whose sources state gets
-damaged, a sync with prune leaves exactly what a clean ingest of the feed stores.
+items come, go and change, whose pages fail for a while, whose sources state gets
+damaged and whose ingests stop between the lexical write and the embedding (issue 25:
+what a kill there leaves), a sync with prune leaves exactly what a clean ingest of the
+feed stores.
 
 A real news site on 127.0.0.1, the real embedding model and Chroma; derandomized.
 """
@@ -32,7 +34,18 @@ def _rows(settings) -> set[tuple[str, str, str]]:
     try:
         states = index.states()
         assert index.vector_ids() == set(states), "Chroma and the catalog disagree"
+        assert index.pending_count() == 0, "chunks left waiting for their vectors"
         return {(cid, doc, h) for cid, (doc, h) in states.items()}
+    finally:
+        index.close()
+
+
+def _queued(settings) -> int:
+    """Chunks written searchable but not yet embedded."""
+    embeddings = get_embeddings(settings)
+    index = open_index(settings, embedding_name(embeddings), getattr(embeddings, "dimension", None))
+    try:
+        return index.pending_count()
     finally:
         index.close()
 
@@ -79,6 +92,7 @@ operation = st.one_of(
     st.tuples(st.just("edit"), st.integers(0, 3), st.booleans()),
     st.tuples(st.just("fail"), st.integers(0, 3), st.sampled_from(["error page", "503", "pdf"])),
     st.tuples(st.just("damage"), st.sampled_from(DAMAGES), st.booleans()),
+    st.tuples(st.just("halt"), st.integers(0, 3), st.booleans()),
 )
 BROKEN = {"error page": Route(b"<html><body><h1>Temporarily unavailable</h1></body></html>"),
           "503": Route(b"", status=503),
@@ -90,6 +104,7 @@ BROKEN = {"error page": Route(b"<html><body><h1>Temporarily unavailable</h1></bo
 @given(st.lists(operation, min_size=2, max_size=5))
 @example([("damage", "{", False), ("unlist", 0, True)])          # truncated, then an item leaves
 @example([("fail", 1, "pdf"), ("damage", DAMAGES[2], False), ("list", 3, True), ("unlist", 1, True)])
+@example([("halt", 2, False), ("edit", 0, True), ("halt", 1, True)])  # searchable, not embedded
 def test_any_sequence_of_syncs_leaves_the_store_a_clean_ingest_would(operations):
     site = NewsSite().start()
     try:
@@ -124,6 +139,15 @@ def test_any_sequence_of_syncs_leaves_the_store_a_clean_ingest_would(operations)
                     case ("damage", text, prune):
                         path = state_path(settings)
                         path.write_text(text)
+                    case ("halt", i, prune):
+                        # an item comes and one changes; the ingest stops (is killed) after
+                        # the lexical write, before any vector: the next one embeds them
+                        feed.listed = sorted({*feed.listed, i})
+                        feed.versions[feed.listed[0]] += 1
+                        feed.publish()
+                        halted = ingest([url], settings, prune=prune, progress=False, embed=False)
+                        assert halted.embedded == 0 and halted.added > 0, halted.summary()
+                        assert _queued(settings) == halted.added
                 feed.publish()
                 report = ingest([url], settings, prune=prune, progress=False)
                 stored, clean = _rows(settings), _clean_rows(url, settings, root)

@@ -338,4 +338,8 @@ def test_an_empty_collection_takes_the_next_working_model(tmp_path):
             ingest(corpus, failing, progress=False)
     working = make_settings(tmp_path)
     report = ingest(corpus, working, progress=False)
-    assert report.added >= 1 and stored_docs(working) == {"corpus/a.txt"}
+    # the failed ingest left its chunk searchable and queued (issue 25): this one embeds it
+    assert report.embedded >= 1 and stored_docs(working) == {"corpus/a.txt"}
+    from rag.index.chunks import queued_chunks
+
+    assert queued_chunks(working) == 0

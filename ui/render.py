@@ -447,6 +447,9 @@ def sources_html(result: dict[str, Any], answer_id: int = 0, articles: dict[str,
     if timings.get("total") is not None:
         foot = (f"<div class='nd-foot'>{esc(result.get('generator', ''))} · "
                 f"{plural(len(passages), 'passage')} read · {int(timings['total']):,} ms</div>")
+    if int(result.get("not_embedded") or 0) > 0:  # searchable first, embedded next
+        foot += (f"<div class='nd-muted nd-not-embedded'>{plural(int(result['not_embedded']), 'article')}"
+                 " not embedded yet: found by their words only</div>")
     copy = ""
     if not result.get("refused") and cards:
         copy = (f"<textarea class='nd-copy-text' hidden readonly>{esc(plain_text(result))}</textarea>"

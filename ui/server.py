@@ -100,6 +100,20 @@ def serve(settings: Settings) -> None:
     base = f"http://{host}:{settings.ui_port}"
     print(f"Newsdesk: the page at {base}/ · OpenAI-compatible API at {base}/v1 · MCP at {base}/mcp",
           flush=True)
-    # access_log off: request lines are not needed, and headers are never logged
-    uvicorn.run(app, host=settings.ui_host, port=settings.ui_port, log_level="warning",
-                access_log=False, timeout_graceful_shutdown=5)
+    stop = start_embedding_worker(settings)
+    try:
+        # access_log off: request lines are not needed, and headers are never logged
+        uvicorn.run(app, host=settings.ui_host, port=settings.ui_port, log_level="warning",
+                    access_log=False, timeout_graceful_shutdown=5)
+    finally:
+        stop.set()
+
+
+def start_embedding_worker(settings: Settings):
+    """The background thread that embeds chunks an ingest left queued (searchable
+    lexically meanwhile); returns the event that stops it."""
+    from rag.ingest.follow import embed_in_background
+
+    return embed_in_background(
+        settings, on_error=log.warning,
+        on_embedded=lambda n: log.info("embedded %d queued chunks", n))

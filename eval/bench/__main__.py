@@ -32,6 +32,7 @@ FAMILIES = {
 EXTRAS = {  # families other helpers add as their own modules, each with main()
     "feeds": "news sources: feeds and pages (eval/bench/feeds.py)",
     "copies": "syndicated copies (eval/bench/copies.py)",
+    "progressive": "seconds until a new file is found lexically in a 300-file ingest (eval/bench/progressive.py)",
 }
 FULL = {"sizes": (1_000, 10_000, 100_000), "ingest_sizes": (20_000, 100_000), "queries": 100,
         "articles": 100, "startup_runs": 5, "answer_rounds": 3}

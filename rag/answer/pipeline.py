@@ -81,6 +81,7 @@ class Answer:
     short_answer: ShortAnswer | None = None
     outcome: Outcome = Outcome.NO_PASSAGES
     conflicts: list[dict] = field(default_factory=list)  # rag.answer.conflicts
+    not_embedded: int = 0    # articles searchable lexically only (vectors still queued)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: citations with quotes and offsets, passages with scores."""
@@ -102,6 +103,7 @@ class Answer:
             "conflicts": [{"about": c["about"], "kind": c["kind"],
                            "values": [{k: v[k] for k in ("text", "n", "source", "date")}
                                       for v in c["values"]]} for c in self.conflicts],
+            "not_embedded": self.not_embedded,
         }
 
 
@@ -197,7 +199,8 @@ class Newsdesk:
                         passages=passages, generator=self.generator.name,
                         standalone_question=standalone, relevance=relevance,
                         steps=retrieval.steps, timings_ms=timings, time=interpretation,
-                        outcome=refusal or draft_outcome(draft, ""))
+                        outcome=refusal or draft_outcome(draft, ""),
+                        not_embedded=retrieval.not_embedded)
         if refusal is None and draft is not None and not draft.refused:
             check_started = time.perf_counter()
             text, citations, check = check_citations(draft.text, passages)

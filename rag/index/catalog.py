@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     path TEXT NOT NULL,
     meta_hash TEXT NOT NULL,
     text_key TEXT NOT NULL DEFAULT '',
-    story_id TEXT NOT NULL DEFAULT ''
+    story_id TEXT NOT NULL DEFAULT '',
+    embedded INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_text_key ON chunks(text_key);
@@ -107,6 +108,19 @@ def match_expression(words: Iterable[str]) -> str | None:
     return " OR ".join(quoted) or None
 
 
+def _add_embedded_column(conn: sqlite3.Connection) -> None:
+    """Give a catalog made before progressive indexing its `embedded` column (every row it
+    holds has its vector: rows were written after their vectors) and the index of the
+    rows waiting for one."""
+    names = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+    if "embedded" not in names:
+        with _transaction(conn):
+            names = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+            if "embedded" not in names:  # not done by another process meanwhile
+                conn.execute("ALTER TABLE chunks ADD COLUMN embedded INTEGER NOT NULL DEFAULT 1")
+    conn.execute("CREATE INDEX IF NOT EXISTS chunks_pending ON chunks(doc_id) WHERE embedded = 0")
+
+
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Empty a catalog of an older schema (its revision goes on), so that the next ingest
     rebuilds its rows from the articles and the vectors Chroma already holds."""
@@ -158,12 +172,17 @@ def _explained(method: Callable[..., T]) -> Callable[..., T]:
 class Catalog:
     """The SQLite catalog of one collection; one connection per thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only  # reads an existing file as it is (no schema written)
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is None and self.read_only:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=60, isolation_level=None)
+            self._local.conn = conn
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -171,6 +190,7 @@ class Catalog:
             conn.execute("PRAGMA synchronous=NORMAL")
             _upgrade(conn)
             conn.executescript(_SCHEMA)
+            _add_embedded_column(conn)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             self._local.conn = conn
         return conn
@@ -224,10 +244,12 @@ class Catalog:
 
     @_explained
     def allowed_ids(self, filters: Filters, limit: int) -> list[str] | None:
-        """Chunk ids passing the filters, or None when more than `limit` do."""
+        """Ids of the embedded chunks passing the filters (those the vector store holds),
+        or None when more than `limit` do."""
         where, params = filter_sql(filters)
         ids = [r[0] for r in self._connection().execute(
-            f"SELECT c.chunk_id FROM chunks c WHERE {where} LIMIT ?", params + [limit + 1])]
+            f"SELECT c.chunk_id FROM chunks c WHERE {where} AND c.embedded = 1 LIMIT ?",
+            params + [limit + 1])]
         return None if len(ids) > limit else ids
 
     @_explained
@@ -327,14 +349,14 @@ class Catalog:
         return max(stamps) if stamps else None
 
     def chunks_with_keys(self, keys: list[str]) -> dict[str, str]:
-        """text key -> the id of one stored chunk with that text (for reusing its vector)."""
+        """text key -> the id of one embedded chunk with that text (for reusing its vector)."""
         found: dict[str, str] = {}
         conn = self._connection()
         for i in range(0, len(keys), 500):
             part = keys[i:i + 500]
             for key, chunk_id in conn.execute(
-                    f"SELECT text_key, min(chunk_id) FROM chunks WHERE text_key IN "
-                    f"({','.join('?' * len(part))}) GROUP BY text_key", part):
+                    f"SELECT text_key, min(chunk_id) FROM chunks WHERE embedded = 1 AND text_key "
+                    f"IN ({','.join('?' * len(part))}) GROUP BY text_key", part):
                 found[key] = chunk_id
         return found
 
@@ -407,6 +429,40 @@ class Catalog:
             last = got[-1][0]
             yield [ChunkRow(*row[1:]) for row in got]
 
+    # -- the embedding queue: rows written with embedded = 0 ---------------------------
+    @_explained
+    def pending_rows(self, limit: int) -> list[ChunkRow]:
+        """Up to `limit` rows still waiting for their vectors, oldest first."""
+        return [ChunkRow(*row) for row in self._connection().execute(
+            f"{_SELECT} WHERE c.embedded = 0 ORDER BY c.rowid LIMIT ?", (limit,))]
+
+    @_explained
+    def pending_ids(self) -> set[str]:
+        """Ids of every row still waiting for its vector."""
+        return {r[0] for r in self._connection().execute(
+            "SELECT chunk_id FROM chunks WHERE embedded = 0")}
+
+    @_explained
+    def pending_among(self, chunk_ids: list[str]) -> set[str]:
+        """Those of these chunks still waiting for their vectors."""
+        if not chunk_ids:
+            return set()
+        marks = ",".join("?" * len(chunk_ids))
+        return {r[0] for r in self._connection().execute(
+            f"SELECT chunk_id FROM chunks WHERE embedded = 0 AND chunk_id IN ({marks})", chunk_ids)}
+
+    @_explained
+    def pending_counts(self) -> tuple[int, int]:
+        """(chunks, articles) still waiting for vectors."""
+        chunks, articles = self._connection().execute(
+            "SELECT count(*), count(DISTINCT doc_id) FROM chunks WHERE embedded = 0").fetchone()
+        return chunks, articles
+
+    def mark_embedded(self, chunk_ids: list[str]) -> None:
+        """The vectors of these chunks are stored (one transaction)."""
+        self._write([("UPDATE chunks SET embedded = 1 WHERE chunk_id = ?",
+                      [(c,) for c in chunk_ids])])
+
     # -- writing (one writer at a time: ingest holds the lock) -----------------------
     @_explained
     def _write(self, statements: Iterable[tuple[str, Iterable]]) -> None:
@@ -416,15 +472,16 @@ class Catalog:
                 conn.executemany(sql, params)
             conn.execute(_BUMP_REVISION)
 
-    def put(self, rows: list[ChunkRow], words: list[list[str]]) -> None:
-        """Insert or replace chunks with their content words (one transaction)."""
+    def put(self, rows: list[ChunkRow], words: list[list[str]], embedded: bool = True) -> None:
+        """Insert or replace chunks with their content words (one transaction); with
+        embedded=False they wait in the embedding queue."""
         ids = [(r.chunk_id,) for r in rows]
-        placeholders = ",".join("?" * len(COLUMNS))
+        placeholders = ",".join("?" * (len(COLUMNS) + 1))
         self._write([
             ("DELETE FROM terms WHERE rowid = (SELECT rowid FROM chunks WHERE chunk_id = ?)", ids),
             ("DELETE FROM chunks WHERE chunk_id = ?", ids),
-            (f"INSERT INTO chunks ({', '.join(COLUMNS)}) VALUES ({placeholders})",
-             [tuple(getattr(r, c) for c in COLUMNS) for r in rows]),
+            (f"INSERT INTO chunks ({', '.join(COLUMNS)}, embedded) VALUES ({placeholders})",
+             [(*(getattr(r, c) for c in COLUMNS), int(embedded)) for r in rows]),
             ("INSERT INTO terms (rowid, words) SELECT rowid, ? FROM chunks WHERE chunk_id = ?",
              [(" ".join(w), r.chunk_id) for r, w in zip(rows, words)]),
         ])

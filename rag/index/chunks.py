@@ -6,10 +6,14 @@ and its record, filter columns and content words in the SQLite catalog
 (`rag.index.catalog`), which is the authority on what exists. Everything else asks this
 module: ingest writes rows, search reads passages, the page reads facts.
 
-Write order makes a kill harmless: vectors are written before catalog rows (a row never
-names a missing vector), catalog rows are deleted before vectors (a deleted chunk is
-never returned: dense hits are looked up in the catalog). An ingest that finds the two
-counts apart reconciles them from Chroma's ids.
+Searchable first, embedded next: a new chunk's catalog row and content words are written
+at once with `embedded = 0` (BM25 finds it from then on), and its vector follows; the
+row is marked embedded in the catalog after Chroma holds the vector. The rows waiting
+for vectors are the embedding queue, persisted in the catalog (`pending_rows`), so a
+kill between the two writes leaves them for the next ingest or `rag serve`'s worker.
+Catalog rows are deleted before vectors (a deleted chunk is never returned: dense hits
+are looked up in the catalog). An ingest that finds the counts apart reconciles them
+from Chroma's ids.
 
 Chunks whose texts are the same once whitespace and quote marks are normalised share a
 `text_key`: ingest embeds such a text once and stores the same vector under each chunk's
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -31,17 +36,20 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from rag.config import Settings
-from rag.index.catalog import COLUMNS, Catalog, ChunkRow  # ChunkRow: the record, owned here
+from rag.index.catalog import COLUMNS, Catalog, CatalogError, ChunkRow  # ChunkRow: owned here
 from rag.index.store import (EmptyIndexError, Store, drop_collection, forget_client, open_store,
                              store_address, store_errors)
 from rag.records import Article, Chunk, Filters, Passage
 
 PAGE = 5000
 WRITE_BATCH = 5000            # chunks per Chroma call (its embedded limit is ~5,400)
+LEXICAL_BATCH = 200           # chunks per catalog transaction of the searchable-first write
+EMBED_BATCH = 256             # queued chunks embedded, then written, at a time
 REVISION_CHECK_SECONDS = 1.0  # how often a reader looks for another process's ingest
 DENSE_OVERFETCH_SHARE = 0.3   # filters letting at least this share through: over-fetch
 MAX_ALLOWED_IDS = 50_000      # narrower filters hand Chroma the allowed ids; wider use `where`
 _revisions_written: dict[str, int] = {}  # catalog path -> last revision this process wrote
+_client_generation: dict[str, int] = {}  # store path -> how often this process reopened it
 _CHROMA_META = [c for c in COLUMNS if c not in ("chunk_id", "text", "text_key", "story_id")]
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
                          "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"',
@@ -116,6 +124,7 @@ class ChunkIndex:
         self._lock = threading.Lock()
         self._seen_revision = self.catalog.revision
         self._checked_at = time.monotonic()
+        self._generation = _client_generation.get(str(settings.store_path), 0)
         if not create and self.catalog.count() == 0 and self.store.count() > 0:
             raise EmptyIndexError(
                 f"collection {settings.collection!r} of {store_address(settings)} has no "
@@ -134,6 +143,26 @@ class ChunkIndex:
     def facts(self) -> dict[str, Any]:
         """Chunks, articles, sources and the date range of the collection."""
         return self.catalog.facts()
+
+    def not_embedded(self) -> int:
+        """Articles with chunks still waiting for their vectors (found lexically only)."""
+        return self.catalog.pending_counts()[1]
+
+    def pending_count(self) -> int:
+        """Chunks still waiting for their vectors."""
+        return self.catalog.pending_counts()[0]
+
+    def pending_ids(self) -> set[str]:
+        """Ids of the chunks still waiting for their vectors."""
+        return self.catalog.pending_ids()
+
+    def pending_among(self, chunk_ids: list[str]) -> set[str]:
+        """Those of these chunks still waiting for their vectors."""
+        return self.catalog.pending_among(chunk_ids)
+
+    def pending_rows(self, limit: int = EMBED_BATCH) -> list[ChunkRow]:
+        """The oldest `limit` chunks of the embedding queue."""
+        return self.catalog.pending_rows(limit)
 
     def newest_articles(self, limit: int) -> list[tuple[str, str]]:
         """(title, source) of the newest articles, newest first."""
@@ -188,14 +217,30 @@ class ChunkIndex:
             if revision == self._seen_revision:
                 return
             self._seen_revision = revision
-            written_here = _revisions_written.get(str(self.catalog.path)) == revision
-            if self.settings.store == "embedded" and not written_here:
+            if self.settings.store == "embedded" and not self._current():
                 self.reopen()
+
+    def _current(self) -> bool:
+        """Whether this process wrote the last revision through the Chroma instance this
+        index holds (another index of the process may have reopened it since)."""
+        path = str(self.settings.store_path)
+        return (_revisions_written.get(str(self.catalog.path)) == self.catalog.revision
+                and _client_generation.get(path, 0) == self._generation)
 
     def reopen(self) -> None:
         """Open the embedded Chroma afresh (after another process rebuilt or changed it)."""
         forget_client(self.settings)
+        path = str(self.settings.store_path)
+        _client_generation[path] = self._generation = _client_generation.get(path, 0) + 1
         self.store = open_store(self.settings, self.model_name, self.dim)
+
+    def ready_to_write(self) -> None:
+        """Before a long-lived process (`rag serve`'s worker) writes: reopen an embedded
+        Chroma that another process changed since this one last wrote."""
+        with self._lock:
+            if self.settings.store == "embedded" and not self._current():
+                self.reopen()
+            self._seen_revision = self.catalog.revision
 
     def dense(self, vector: Sequence[float], k: int, filters: Filters = Filters()) -> list[Passage]:
         """Nearest chunks by cosine similarity, filters applied, best first.
@@ -217,6 +262,8 @@ class ChunkIndex:
             if len(passages) >= k or fetch >= total:
                 return passages[:k]
         ids = self.catalog.allowed_ids(filters, MAX_ALLOWED_IDS)
+        if ids == []:  # the allowed chunks all wait for their vectors
+            return []
         if ids is not None:
             try:
                 return self._nearest(vector, min(k, len(ids)), filters, ids=ids)
@@ -301,7 +348,8 @@ class ChunkIndex:
         return self.store.count()
 
     def add(self, rows: list[ChunkRow], vectors: Any, words: list[list[str]]) -> None:
-        """Write new chunks: vectors (with their records as metadata), then catalog rows."""
+        """Write new chunks whose vectors are known (e.g. a benchmark's store): vectors
+        (with their records as metadata), then catalog rows, marked embedded."""
         vectors = np.asarray(vectors, dtype=np.float32)
         for start in range(0, len(rows), WRITE_BATCH):
             part = rows[start:start + WRITE_BATCH]
@@ -312,6 +360,27 @@ class ChunkIndex:
             self.catalog.put(part, words[start:start + WRITE_BATCH])
         self._wrote()
 
+    def add_searchable(self, rows: list[ChunkRow], words: list[list[str]]) -> None:
+        """Write new chunks to the catalog and the lexical index at once, in small
+        transactions (each searchable as soon as it commits), queued for embedding."""
+        for start in range(0, len(rows), LEXICAL_BATCH):
+            self.catalog.put(rows[start:start + LEXICAL_BATCH],
+                             words[start:start + LEXICAL_BATCH], embedded=False)
+            self._wrote()
+
+    def add_vectors(self, rows: list[ChunkRow], vectors: Any) -> None:
+        """Store the vectors of queued chunks (with their records as metadata), then mark
+        them embedded in the catalog."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        for start in range(0, len(rows), WRITE_BATCH):
+            part = rows[start:start + WRITE_BATCH]
+            self.store.collection.upsert(
+                ids=[r.chunk_id for r in part], embeddings=vectors[start:start + WRITE_BATCH],
+                documents=[r.text for r in part],
+                metadatas=[{c: getattr(r, c) for c in _CHROMA_META} for r in part])
+            self.catalog.mark_embedded([r.chunk_id for r in part])
+        self._wrote()
+
     def catalog_only(self, rows: list[ChunkRow], words: list[list[str]]) -> None:
         """Catalog rows for chunks whose vectors Chroma already holds."""
         for start in range(0, len(rows), WRITE_BATCH):
@@ -319,11 +388,15 @@ class ChunkIndex:
         self._wrote()
 
     def update_metadata(self, rows: list[ChunkRow]) -> None:
-        """New article metadata for unchanged chunks, in Chroma and the catalog."""
+        """New article metadata for unchanged chunks, in Chroma (those it holds: a queued
+        chunk takes its metadata from the catalog when embedded) and the catalog."""
+        queued = self.catalog.pending_ids() if rows else set()
         for part in _batches(rows, WRITE_BATCH):
-            self.store.collection.update(
-                ids=[r.chunk_id for r in part],
-                metadatas=[{c: getattr(r, c) for c in _CHROMA_META} for r in part])
+            stored = [r for r in part if r.chunk_id not in queued]
+            if stored:
+                self.store.collection.update(
+                    ids=[r.chunk_id for r in stored],
+                    metadatas=[{c: getattr(r, c) for c in _CHROMA_META} for r in stored])
             self.catalog.update_metadata(part)
         self._wrote()
 
@@ -347,6 +420,38 @@ def open_index(settings: Settings, model_name: str, dim: int | None, create: boo
     """Open (or with create=True, create) the collection's chunk index."""
     with store_errors(settings):
         return ChunkIndex(settings, model_name, dim, create=create)
+
+
+def queued_chunks(settings: Settings) -> int:
+    """Chunks of the collection waiting for vectors, read from the catalog alone (no
+    vector store opened, nothing written): 0 when there is no catalog yet, or one being
+    created, or one made before the queue existed (all of its rows are embedded)."""
+    path = catalog_path(settings)
+    if not path.is_file():
+        return 0
+    catalog = Catalog(path, read_only=True)
+    try:
+        return catalog.pending_counts()[0]
+    except (sqlite3.OperationalError, CatalogError):
+        return 0
+    finally:
+        catalog.close()
+
+
+def lexical_doc_ids(settings: Settings, words: list[str], k: int) -> list[str]:
+    """Doc ids of the k best BM25 chunks for the words, read from the catalog alone and
+    read-only (for watching another process's ingest, as `eval.bench.progressive` does);
+    [] while there is no catalog or it is being created."""
+    path = catalog_path(settings)
+    if not path.is_file():
+        return []
+    catalog = Catalog(path, read_only=True)
+    try:
+        return [row.doc_id for row, _ in catalog.search_words(words, k, Filters())]
+    except (sqlite3.OperationalError, CatalogError):
+        return []
+    finally:
+        catalog.close()
 
 
 def drop_index(settings: Settings) -> Path | None:

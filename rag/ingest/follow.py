@@ -1,5 +1,6 @@
 """Following feeds: `rag sync` reads every feed and page URL of the `feeds` setting, and
-`rag serve` does it again every `sync_interval_minutes` in a background thread."""
+`rag serve` does it again every `sync_interval_minutes` in a background thread; another
+thread of `rag serve` embeds the chunks an ingest left queued (killed, or embed=False)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Callable
 
 from rag.config import Settings
 from rag.errors import NewsdeskError
-from rag.ingest.sync import IngestReport, ingest
+from rag.ingest.sync import IngestReport, drain, ingest
 
 SYNC_WAIT_SECONDS = 600.0  # how long a sync waits for another ingest to finish
+EMBED_POLL_SECONDS = 5.0   # how often `rag serve` looks for chunks waiting for vectors
+EMBED_RETRY_SECONDS = 60.0  # after a failure (model or store down): retry, without a flood
 
 
 class NoFeedsError(NewsdeskError):
@@ -46,4 +49,31 @@ def follow_feeds(settings: Settings, on_report: Callable[[IngestReport], None],
             stop.wait(settings.sync_interval_minutes * 60)
 
     threading.Thread(target=run, name="newsdesk-feed-sync", daemon=True).start()
+    return stop
+
+
+def embed_in_background(settings: Settings, on_error: Callable[[str], None],
+                        on_embedded: Callable[[int], None] = lambda n: None,
+                        every: float = EMBED_POLL_SECONDS) -> threading.Event:
+    """Drain the collection's embedding queue now and then every `every` seconds, in a
+    daemon thread (skipped while an ingest holds the lock: it embeds the queue itself);
+    set the returned event to stop (between batches)."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            wait = every
+            try:
+                done = drain(settings, stop=stop)
+                if done:
+                    on_embedded(done)
+            except NewsdeskError as err:
+                on_error(f"embedding the queued chunks failed: {err}")
+                wait = max(every, EMBED_RETRY_SECONDS)
+            except Exception as err:  # the page keeps serving; the next round tries again
+                on_error(f"embedding the queued chunks failed: {type(err).__name__}: {err}")
+                wait = max(every, EMBED_RETRY_SECONDS)
+            stop.wait(wait)
+
+    threading.Thread(target=run, name="newsdesk-embed-queue", daemon=True).start()
     return stop

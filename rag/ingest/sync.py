@@ -7,7 +7,13 @@ left the sources read: only articles of the folders and files ingested (their id
 and feed items that left their feed, never those of a file that failed to load (what the
 store has of it stays until it loads). New chunks are written before stale ones are
 removed, so an interrupted ingest leaves extra chunks at worst, and the next run removes
-them. Vectors are computed in the embedding model's batches and written in large ones.
+them.
+
+Searchable first, embedded next: every new chunk goes into the catalog and its lexical
+index at once (small transactions), then the embedding queue (the catalog's rows not yet
+embedded) is drained in the model's batches (`embed_pending`): a new article is found by
+BM25 within seconds whatever the batch, and by its vector once embedded. A kill leaves
+the queue for the next ingest, or for `rag serve`'s worker (`drain`).
 
 Syndicated copies (`rag.ingest.copies`) are grouped into stories over the whole
 collection on every ingest, so adds, edits, deletes and prunes keep the groups right
@@ -19,7 +25,7 @@ stored vector is reused.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -28,8 +34,8 @@ from tqdm import tqdm
 
 from rag.config import Settings
 from rag.errors import NewsdeskError
-from rag.index.chunks import (WRITE_BATCH, ChunkIndex, ChunkRow, chunk_row, drop_index, meta_hash,
-                              open_index)
+from rag.index.chunks import (EMBED_BATCH, ChunkIndex, ChunkRow, chunk_row, drop_index, meta_hash,
+                              open_index, queued_chunks)
 from rag.index.embeddings import embedding_name, get_embeddings
 from rag.index.store import StoreError, store_errors
 from rag.ingest.chunking import chunk_article
@@ -98,12 +104,15 @@ def lock_path(settings: Settings) -> Path:
 
 
 def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune: bool = False,
-           rebuild: bool = False, progress: bool = True, wait_seconds: float = 0) -> IngestReport:
+           rebuild: bool = False, progress: bool = True, wait_seconds: float = 0,
+           embed: bool = True) -> IngestReport:
     """Bring the collection in line with the sources (folders, article files, http(s) URLs
     of pages or RSS/Atom feeds); returns what was done, with every source skipped and why.
 
     With prune, a folder's articles whose files left it, a file's records that left it
-    and a feed's items that left the feed are deleted; nothing else is."""
+    and a feed's items that left the feed are deleted; nothing else is. Every article is
+    searchable (lexically) before any is embedded; embed=False stops there, leaving the
+    vectors to the next ingest or `rag serve`'s worker (as a kill at that point would)."""
     started = time.perf_counter()
     chosen = split_sources(sources)
     lock = FileLock(str(lock_path(settings)))
@@ -159,6 +168,8 @@ def ingest(sources: Path | str | Sequence[Path | str], settings: Settings, prune
             _add_counts(report, batches)
             if state is not None:
                 state.save()
+            if embed:
+                embed_pending(index, settings, report, progress)
         report.seconds = time.perf_counter() - started
         return report
     finally:
@@ -208,7 +219,8 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     """Make the index hold exactly the chunks of `articles`, plus the chunks of other
     stored articles unless prune removes them: with prune, an article in one of `scopes`
     (all, when None; see `_in_scope`) and not kept by `seen_ids` goes. Each chunk is
-    stored in its article's story."""
+    stored in its article's story. New chunks are written searchable and queued for
+    embedding (`embed_pending` embeds them)."""
     wanted: dict[str, ChunkRow] = {}
     for article in articles:
         article_hash = meta_hash(article)
@@ -217,8 +229,9 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     report.articles, report.chunks = len(articles), len(wanted)
 
     catalogued = index.states()
+    embedded = set(catalogued) - index.pending_ids()
     # the two stores agree unless a kill came between their writes: then ask Chroma
-    vectors = set(catalogued) if index.vector_count() == len(catalogued) else index.vector_ids()
+    vectors = embedded if index.vector_count() == len(embedded) else index.vector_ids()
     ingested_docs = {a.doc_id for a in articles}
     stale = [cid for cid, (doc_id, _) in catalogued.items() if cid not in wanted and (
         doc_id in ingested_docs or (prune and _in_scope(doc_id, scopes)
@@ -226,28 +239,31 @@ def sync(index: ChunkIndex, articles: list[Article], seen_ids: set[str], setting
     report.pruned_articles = len({catalogued[c][0] for c in stale} - ingested_docs)
     gone = {catalogued[c][0] for c in stale} - ingested_docs
 
-    stories = _stories(index, wanted, ingested_docs | gone, settings)
-    wanted = {cid: replace(row, story_id=stories[row.doc_id]) for cid, row in wanted.items()}
-    report.copies, report.stories = count_copies(stories)
-
     orphans = [cid for cid in vectors - set(catalogued) if cid not in wanted]
-    to_embed = [cid for cid in wanted if cid not in vectors]
+    to_queue = [cid for cid in wanted if cid not in vectors and cid not in catalogued]
     to_catalog = [cid for cid in wanted if cid in vectors and cid not in catalogued]
     to_update = [cid for cid in wanted if cid in catalogued
                  and catalogued[cid][1] != wanted[cid].meta_hash]
-    report.unchanged = len(wanted) - len(to_embed) - len(to_catalog)
+    report.unchanged = len(wanted) - len(to_queue) - len(to_catalog)
 
+    if to_queue:
+        rows = [wanted[cid] for cid in to_queue]
+        index.add_searchable(rows, tokenize([r.text for r in rows]))
+        report.added += len(rows)
     if to_catalog:
         rows = [wanted[cid] for cid in to_catalog]
         index.catalog_only(rows, tokenize([r.text for r in rows]))
         report.added += len(rows)
-    _embed_and_add(index, [wanted[cid] for cid in to_embed], settings, report, progress)
     if to_update:
         index.update_metadata([wanted[cid] for cid in to_update])
         report.updated += len(to_update)
     if stale or orphans:
         index.delete(stale, vectors_too=orphans)
         report.deleted += len(stale)
+    # copies are grouped after the write (new rows start as their own story), so that
+    # grouping the whole collection never delays an article's being searchable
+    stories = _stories(index, wanted, ingested_docs | gone, settings)
+    report.copies, report.stories = count_copies(stories)
     stored = index.story_ids()
     index.set_story_ids({doc_id: story for doc_id, story in stories.items()
                          if doc_id in stored and stored[doc_id] != story})
@@ -280,16 +296,21 @@ def _in_scope(doc_id: str, scopes: set[str] | None) -> bool:
                for scope in scopes)
 
 
-def _embed_and_add(index: ChunkIndex, rows: list[ChunkRow], settings: Settings,
-                   report: IngestReport, progress: bool) -> None:
-    """Embed in the model's batch size, write in the store's: few, large writes. A text
-    already stored, or met earlier in this batch, is not embedded again."""
+def embed_pending(index: ChunkIndex, settings: Settings, report: IngestReport,
+                  progress: bool = False, stop=None) -> None:
+    """Drain the embedding queue (chunks written searchable, not yet embedded), oldest
+    first, `EMBED_BATCH` at a time: each batch's vectors are stored, then its rows marked
+    embedded, so a kill loses one batch's work at most. A text already stored, or met
+    earlier in the batch, is not embedded again. `stop` (an Event) ends it between batches."""
     embeddings = get_embeddings(settings)
     step = settings.embedding_batch_size
-    with tqdm(total=len(rows), desc="embedding", unit="chunk", disable=not progress or not rows,
+    total = index.pending_count()
+    with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress or not total,
               leave=False) as bar:
-        for start in range(0, len(rows), WRITE_BATCH):
-            part = rows[start:start + WRITE_BATCH]
+        while not (stop is not None and stop.is_set()):
+            part = index.pending_rows(EMBED_BATCH)
+            if not part:
+                return
             known = index.vectors_for_texts([r.text_key for r in part]) \
                 if settings.share_identical_chunks else {}
             new: dict[str, str] = {}  # text key -> text, to embed
@@ -308,7 +329,30 @@ def _embed_and_add(index: ChunkIndex, rows: list[ChunkRow], settings: Settings,
             else:
                 vectors = [computed[r.chunk_id] for r in part]
             bar.update(len(part) - len(texts))
-            index.add(part, vectors, tokenize([r.text for r in part]))
-            report.added += len(part)
+            index.add_vectors(part, vectors)
             report.embedded += len(texts)
             report.shared += len(part) - len(texts)
+
+
+def drain(settings: Settings, stop=None) -> int:
+    """Embed the collection's queued chunks if no ingest holds the lock (`rag serve`'s
+    worker, after a killed or embed=False ingest); returns the chunks embedded. Cheap
+    when the queue is empty: only the catalog is read."""
+    if not queued_chunks(settings):
+        return 0
+    lock = FileLock(str(lock_path(settings)))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return 0  # the ingest holding it embeds the queue itself
+    try:
+        embeddings = get_embeddings(settings)
+        with store_errors(settings):
+            index = open_index(settings, embedding_name(embeddings),
+                               getattr(embeddings, "dimension", None))
+            index.ready_to_write()
+            done = IngestReport()
+            embed_pending(index, settings, done, stop=stop)
+        return done.embedded + done.shared
+    finally:
+        lock.release()

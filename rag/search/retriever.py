@@ -1,6 +1,12 @@
 """Find passages for a question: dense (Chroma) and BM25 (catalog) candidates, filtered,
 fused by weighted reciprocal rank, then the post-retrieval steps, then the top k.
 
+Dense scores exist for embedded chunks, BM25 scores for every chunk: a chunk still in
+the embedding queue (`rag.index.chunks`) is found lexically, and its missing dense rank
+is taken to be its lexical rank (so that waiting for a vector does not push it below
+embedded chunks that match the words less well). The retrieval says how many articles
+are not embedded yet. With nothing queued, fusion is exactly dense + BM25.
+
 Nothing is held in memory per collection: both candidate lists are read from disk per
 question, so a new process answers at once and sees every ingest.
 """
@@ -28,6 +34,7 @@ class Retrieval:
 
     passages: list[Passage]
     steps: list[str] = field(default_factory=list)
+    not_embedded: int = 0   # articles found lexically only, their vectors still queued
 
 
 class Retriever:
@@ -83,11 +90,17 @@ class Retriever:
                                       f"{store_address(self.settings)}: run `rag ingest "
                                       f"{self.settings.corpus_dir}`")
             if top_k <= 0:
-                return Retrieval([])
+                return Retrieval([], not_embedded=self.index.not_embedded())
             pool = max(self.settings.candidates, top_k)
             dense = self.dense(question, pool, filters)
             lexical = self.lexical(question, pool, filters)
-        passages = fuse([dense, lexical], pool, [1.0, self.settings.bm25_weight])
+            not_embedded = self.index.not_embedded()
+            rankings, weights = [dense, lexical], [1.0, self.settings.bm25_weight]
+            if not_embedded:  # stand-ins for the dense ranks of queued chunks
+                queued = self.index.pending_among([p.chunk_id for p in lexical])
+                rankings.append([p if p.chunk_id in queued else None for p in lexical])
+                weights.append(1.0)
+        passages = fuse(rankings, pool, weights)
         with store_errors(self.settings):
             attach_copies(passages, self.index)
         query = query or Query(question=question, filters=filters, top_k=top_k)
@@ -95,15 +108,18 @@ class Retriever:
         for step in self.steps:
             passages = step(passages, query)
             ran.append(step.name)
-        return Retrieval(number(passages[:top_k]), ran)
+        return Retrieval(number(passages[:top_k]), ran, not_embedded)
 
 
-def fuse(rankings: list[list[Passage]], top_k: int, weights: list[float] | None = None) -> list[Passage]:
-    """Weighted reciprocal rank fusion; keeps each chunk's dense similarity and BM25 score.
-    Returns the best `top_k`, numbered from 1."""
+def fuse(rankings: list[list[Passage | None]], top_k: int,
+         weights: list[float] | None = None) -> list[Passage]:
+    """Weighted reciprocal rank fusion; keeps each chunk's dense similarity and BM25 score
+    (a None holds a rank no chunk takes). Returns the best `top_k`, numbered from 1."""
     fused: dict[str, Passage] = {}
     for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, passage in enumerate(ranking):
+            if passage is None:
+                continue
             kept = fused.setdefault(passage.chunk_id, passage)
             kept.score += weight / (RRF_K + rank + 1)
             kept.dense_similarity = max(kept.dense_similarity, passage.dense_similarity)
