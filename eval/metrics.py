@@ -278,7 +278,7 @@ def leading_fragment(answer: str, short_answer: str | None, quotes: Sequence[str
         return None
     if _RESOLVED_DAY.match(lead):
         return None   # the date a quoted day word means (rag.answer.timeline.resolve_when)
-    plain, plain_lead = _plain(text), _plain(lead)
+    plain, plain_lead = _plain(_AS_OF_LABEL.sub("", text)), _plain(_AS_OF_LABEL.sub("", lead))
     for quote in quotes:
         quoted = _plain(quote)
         if len(quoted) > len(plain_lead) and plain.startswith(quoted[:len(plain_lead) + 3]):

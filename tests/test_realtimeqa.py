@@ -248,6 +248,8 @@ def test_leading_fragment_counter():
     dashed = "The summit — the third this year — was hosted by Oslo."
     assert M.leading_fragment(f"{dashed} [1]", None, [dashed]) is None
     assert M.leading_fragment(f"{sentence} [1] Then — later [2]", None, [sentence]) is None
+    dateline = "NEW YORK (AP) — Tiafoe reached the semifinals."
+    assert M.leading_fragment(f"As of September 7, 2022: {dateline} [1]", None, [dateline]) is None
     # the date a quoted day word means is computed, not glued: no fragment
     conceded = "Reyes conceded the election on Sunday afternoon."
     assert M.leading_fragment(f"Sunday, October 15, 2023 — {conceded} [1]", None, [conceded]) is None
