@@ -294,7 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         cal, out = figures(calibration, s)["best_positive"], figures(held, s)["best_positive"]
         print(f"  without {name:<14} calibration {cal:.3f}  held-out {out:.3f}")
     if args.write:
-        scorer.meta = {"fitted_on": [f"{d} calibration part" for d in datasets],
+        previous = json.loads(WEIGHTS_PATH.read_text(encoding="utf-8")).get("meta", {}) \
+            if WEIGHTS_PATH.is_file() else {}
+        scorer.meta = {**{k: v for k, v in previous.items() if k in ("dropped", "second_sentence_ratio")},
+                       "fitted_on": [f"{d} calibration part" for d in datasets],
                        "sentences": int(sum(len(p.features) for p in calibration)),
                        "max_false_refusals": args.max_false_refusals,
                        "command": "python -m eval.fit_scorer " + " ".join(argv or sys.argv[1:])}
