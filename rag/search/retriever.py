@@ -95,7 +95,8 @@ class Retriever:
             dense = self.dense(question, pool, filters)
             lexical = self.lexical(question, pool, filters)
             not_embedded = self.index.not_embedded()
-            rankings, weights = [dense, lexical], [1.0, self.settings.bm25_weight]
+            rankings: list[list[Passage | None]] = [list(dense), list(lexical)]
+            weights = [1.0, self.settings.bm25_weight]
             if not_embedded:  # stand-ins for the dense ranks of queued chunks
                 queued = self.index.pending_among([p.chunk_id for p in lexical])
                 rankings.append([p if p.chunk_id in queued else None for p in lexical])
