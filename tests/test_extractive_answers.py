@@ -199,3 +199,18 @@ def test_a_glued_short_answer_always_survives_the_citation_check():
             assert check_short_answer(draft, text, citations, [passage]) is not None, question
         else:
             assert " — " not in draft.text.split("[")[0], question
+
+
+def test_the_flagship_quote_names_its_speaker_by_surname(desk):
+    """'Lavrov said ...' then 'he said Moscow would ...': the quote is introduced by
+    Lavrov (a surname that speaks), with a space before the opening quotation mark."""
+    answer = desk.answer("What did Lavrov demand?")
+    assert 'Lavrov: "Describing the meeting as open and helpful, he said Moscow' in answer.answer
+    assert any(c.quote.startswith("Describing the meeting") for c in answer.citations)
+
+
+def test_a_city_that_speaks_is_no_speaker():
+    passage = _passage("Moscow said the talks were over. He said the army would hold "
+                       "exercises near the border next week.")
+    draft = GENERATOR.generate("What would the army hold near the border?", [passage])
+    assert not draft.refused and "Moscow:" not in draft.text

@@ -63,7 +63,8 @@ def check_citations(answer: str, passages: list[Passage]) -> tuple[str, list[Cit
     out_sentences: list[str] = []
     cited: dict[tuple[int, int], Span] = {}
     for sentence in split_sentences(text):
-        claim = re.sub(r"\s+([.!?,;:\"'”’)])", r"\1", _MARKER.sub("", sentence.text)).strip()
+        # no space before closing punctuation; a straight quote opening a word keeps its space
+        claim = re.sub(r"\s+([.!?,;:'”’)]|\"(?!\w))", r"\1", _MARKER.sub("", sentence.text)).strip()
         numbers = [int(n[:12]) for n in _MARKER.findall(sentence.text)]
         valid = [n for n in dict.fromkeys(numbers) if n in by_n]
         check.removed += [n for n in numbers if n not in by_n]

@@ -12,7 +12,7 @@ from typing import Literal
 
 from rag.answer.extractive.answer_types import (NAME, Candidate as AnswerCandidate, answer_type,
                                                 asked_unit, candidates, fits, is_new, named_words,
-                                                strength, words_of)
+                                                place_class, strength, words_of)
 from rag.answer.extractive.scorer import (DenseSimilarity, SentenceScorer, ShortAnswerGate,
                                           short_features)
 from rag.answer.extractive.short_answers import (WEAK_UNITS, rank, rivals, short_answer_for,
@@ -32,6 +32,7 @@ UNKNOWN_DENSE = 0.8   # passage dense similarity when no passage has one (about 
 _PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b"
                               r"|\b(?:he|she|they) (?:said|says|added|told|called|warned)\b",
                               re.IGNORECASE)
+_SPEAKS = re.compile(r"\s+(?:said|says|told|added|warned|called|argued|insisted)\b")
 _PERSON_PRONOUN = re.compile(r"^[\"“‘']?(?:he|she)\b|\b(?:he|she) (?:said|says|added|told|called|warned)\b",
                              re.IGNORECASE)
 
@@ -132,7 +133,9 @@ class ExtractiveGenerator(Generator):
                     last = names[-1]
                     last_name = (Span(span.start + last.start, span.start + last.end, last.text),
                                  span) if is_new(last, question_words) else None
-                people = [c.text for c in names if " " in c.text.strip()]
+                # a full name, or a surname that speaks ("Lavrov said"); not "Moscow said"
+                people = [c.text for c in names if " " in c.text.strip()
+                          or (_SPEAKS.match(c.after) and place_class(c.text) is None)]
                 if people:
                     last_person = people[0]   # the subject of the latest sentence naming someone
                 is_question = span.text.rstrip("\"'”’) ").endswith("?")
