@@ -1,6 +1,7 @@
-"""The fresh sets (eval/datasets/unseen*, eval/datasets/stories*): written before any change to
-the answerer or the story features and frozen since; their format and evidence hold, and the
-story set has the wire copies, correction, conflict and relative days it was written for."""
+"""The fresh sets (eval/datasets/unseen*, eval/datasets/stories*, eval/datasets/science*): written
+before any change to the answerer or the story features and frozen since; their format and
+evidence hold, the story set has the wire copies, correction, conflict and relative days it was
+written for, and the science set its verbatim golds, as-of dates and follow-ups."""
 
 import hashlib
 import re
@@ -18,6 +19,7 @@ from rag.sources.files import load_corpus
 FROZEN = {
     "unseen": "1e0e565977717271ae3fb0d454be635a17e6d10902a7d59833848f6c3e7b77d5",
     "stories": "c52c285c2e83e613d52e55666ac342dfa9294ef6a731392bd726a92918b56f7f",
+    "science": "c5ed60820968b387bfad824babcde2b17fcb04633fa7039a10b62902dd473461",
 }
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DATE = re.compile(r"(January|February|March|April|May|June|July|August|September|October|"
@@ -47,7 +49,7 @@ def test_a_fresh_set_is_not_edited_after_its_before_score(name):
 
 
 @pytest.mark.parametrize("name, questions, unanswerable",
-                         [("unseen", 37, 8), ("stories", 28, 6)])
+                         [("unseen", 37, 8), ("stories", 28, 6), ("science", 40, 8)])
 def test_a_fresh_set_has_its_documented_size_and_every_evidence_in_its_articles(
         name, questions, unanswerable):
     records, articles = _set(name)
@@ -120,3 +122,26 @@ def test_the_correction_conflict_and_as_of_records_point_at_what_they_test():
     assert len({a.source for a in docs}) == 2 and len({a.date for a in docs}) == 1
     for record in by_tag["as-of"]:
         assert all(articles[d].date <= record.as_of for d in record.doc_ids), record.id
+
+
+def test_science_golds_are_verbatim_and_its_as_of_and_follow_up_records_are_well_formed():
+    records, articles = _set("science")
+    for record in records:
+        if record.answerable:
+            texts = [articles[d].text.lower() for d in record.doc_ids]
+            for spellings in record.gold:       # each gold needs one spelling in its articles
+                assert any(s.lower() in t for s in spellings for t in texts), record.id
+        if record.as_of:
+            assert all(articles[d].date <= record.as_of for d in record.doc_ids), record.id
+        if "followup" in record.tags:
+            assert record.history and record.history[-1]["role"] == "assistant", record.id
+    kinds = {t for r in records for t in r.tags}
+    assert {"who", "when", "where", "why", "which", "recency", "as-of", "followup"} <= kinds
+    assert sum(1 for r in records if r.as_of) >= 2 and sum(1 for r in records if r.history) >= 2
+    he_said = [r for r in records if "quote" in r.tags
+               and any(e.endswith("he said.") for e in r.evidence)]
+    assert len(he_said) >= 1                      # a quote attributed by 'he said' after a name
+    # the as-of unanswerable question is answerable without its date (science-014 / -039)
+    timed = [r for r in records if not r.answerable and r.as_of]
+    assert timed and all(any(o.answerable and o.question == r.question and not o.as_of
+                             for o in records) for r in timed)
