@@ -78,13 +78,13 @@ KILLED_INGEST = """
     version, point = int(sys.argv[1]), sys.argv[2]
     (settings.corpus_dir / "harbour.txt").write_text(_version_text(version))
     delete = Catalog.delete
-    def put(self, rows, words):
+    def marked(self, chunk_ids):  # vectors written, rows not yet marked embedded
         os.kill(os.getpid(), signal.SIGKILL)
     def deleted(self, chunk_ids):
         delete(self, chunk_ids)
         os.kill(os.getpid(), signal.SIGKILL)
     if point == "vectors_written":
-        Catalog.put = put
+        Catalog.mark_embedded = marked
     else:
         Catalog.delete = deleted
     ingest(settings.corpus_dir, settings, progress=False)
