@@ -182,7 +182,7 @@ def test_ingest_groups_the_copies_and_embeds_each_identical_chunk_text_once(copi
     report = ingested[1]
     assert (report.copies, report.stories) == (2, 1)
     assert report.embedded + report.shared == report.added == report.chunks
-    assert report.shared > 0 and "2 copies of 1 stories" in report.summary()
+    assert report.shared > 0 and "2 copies of 1 story" in report.summary()
     assert _stories(copies_settings) == {SEED_ID: SEED_ID, "ap": SEED_ID, "guardian": SEED_ID,
                                          "paris": "paris"}
     rows = [row for page in _index(copies_settings).catalog.iter_rows() for row in page]

@@ -437,4 +437,4 @@ def test_the_cli_lists_every_bad_file_and_still_ingests_the_good_one(tmp_path):
     assert "Traceback" not in run.stderr
     for name in bad:
         assert sum(line.startswith(f"skipped {folder / name}:") for line in run.stderr.splitlines()) == 1, name
-    assert f"{len(bad)} files skipped" in run.stdout and "1 articles" in run.stdout
+    assert f"{len(bad)} files skipped" in run.stdout and "1 article," in run.stdout

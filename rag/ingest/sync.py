@@ -79,18 +79,23 @@ class IngestReport:
 
     def summary(self) -> str:
         if self.web is None:
-            read, skipped = f"{self.files} files", f"{len(self.skipped)} files skipped"
+            read, skipped = _count(self.files, "file"), f"{_count(len(self.skipped), 'file')} skipped"
         else:
-            read = (f"{self.files} files, {self.web.feeds} feeds, {self.web.pages} pages read "
-                    f"({self.web.not_modified} unchanged)")
+            read = (f"{_count(self.files, 'file')}, {_count(self.web.feeds, 'feed')}, "
+                    f"{_count(self.web.pages, 'page')} read ({self.web.not_modified} unchanged)")
             skipped = f"{len(self.skipped)} skipped"
-        return (f"{read}, {self.articles} articles, {self.chunks} chunks: "
+        return (f"{read}, {_count(self.articles, 'article')}, {_count(self.chunks, 'chunk')}: "
                 f"{self.added} added, {self.unchanged} unchanged, {self.deleted} deleted, "
                 f"{self.updated} metadata updated, {self.embedded} embedded, "
-                f"{self.shared} shared; {self.copies} copies of {self.stories} stories; "
-                f"{skipped}, "
-                + (f"{len(self.skipped_records)} records skipped, " if self.skipped_records else "")
+                f"{self.shared} shared; {_count(self.copies, 'copy', 'copies')} of "
+                f"{_count(self.stories, 'story', 'stories')}; {skipped}, "
+                + (f"{_count(len(self.skipped_records), 'record')} skipped, " if self.skipped_records else "")
                 + f"{self.seconds:.1f} s")
+
+
+def _count(n: int, noun: str, nouns: str | None = None) -> str:
+    """"1 file", "2 files", "0 copies"."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def lock_path(settings: Settings) -> Path:
