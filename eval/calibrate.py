@@ -222,10 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     def line(row: dict[str, Any]) -> str:
         parts = [f"min_relevance {row['min_relevance']:.2f}, "
                  f"min_term_coverage {row['min_term_coverage']:.2f}:"]
+        def figure(value: float | None) -> str:   # None: the part has no such question
+            return "-" if value is None else f"{value:.3f}"
+
         for n in names:
-            parts.append(f"{n} refusal acc {row[f'{n}.refusal_accuracy']:.3f} / false refusals "
-                         f"{row[f'{n}.false_refusal_rate']:.3f} / answered right "
-                         f"{row[f'{n}.answered_correct']:.3f}")
+            parts.append(f"{n} refusal acc {figure(row[f'{n}.refusal_accuracy'])} / false refusals "
+                         f"{figure(row[f'{n}.false_refusal_rate'])} / answered right "
+                         f"{figure(row[f'{n}.answered_correct'])}")
         return " ".join(parts[:1]) + "\n    " + "\n    ".join(parts[1:])
 
     def at(table: list[dict[str, Any]], point: tuple[float, float]) -> dict[str, Any] | None:
