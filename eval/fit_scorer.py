@@ -240,14 +240,20 @@ def latency(datasets: list[str], work_dir: Path, rounds: int = 3) -> None:
               f"({len(plan.records)} questions x {rounds}, warm)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def fit_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every fitting script shares: datasets, work dir, RealTime QA's limits."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--dataset", action="append")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     parser.add_argument("--limit", type=int, default=None,
                         help="RealTime QA: the first N calibration questions (and their articles)")
     parser.add_argument("--held-out-limit", type=int, default=None,
                         help="RealTime QA: the first N held-out questions")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = fit_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--embed-top", type=int, default=3)
     parser.add_argument("--max-false-refusals", type=float, default=0.05)
     parser.add_argument("--drop", action="append", default=[], help="leave a feature out")

@@ -21,7 +21,6 @@ Candidates are cached under --work-dir/fit_short/ (delete to recompute).
 
 from __future__ import annotations
 
-import argparse
 import json
 import pickle
 import sys
@@ -31,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from eval import metrics as M
-from eval.fit_scorer import _plans, fit_logistic
-from eval.harness import DEFAULT_WORK_DIR, eval_settings, make_desk, prepare
+from eval.fit_scorer import _plans, fit_arguments, fit_logistic
+from eval.harness import eval_settings, make_desk, prepare
 from rag.answer.extractive.scorer import SHORT_FEATURES, WEIGHTS_PATH, ShortAnswerGate
 
 
@@ -128,13 +127,7 @@ def table(label: str, candidates: list[ShortCandidate], show) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", action="append")
-    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
-    parser.add_argument("--limit", type=int, default=None,
-                        help="RealTime QA: the first N calibration questions (and their articles)")
-    parser.add_argument("--held-out-limit", type=int, default=None,
-                        help="RealTime QA: the first N held-out questions")
+    parser = fit_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--precision", type=float, default=0.85)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)

@@ -353,12 +353,15 @@ class ChunkIndex:
         vectors = np.asarray(vectors, dtype=np.float32)
         for start in range(0, len(rows), WRITE_BATCH):
             part = rows[start:start + WRITE_BATCH]
-            self.store.collection.upsert(
-                ids=[r.chunk_id for r in part], embeddings=vectors[start:start + WRITE_BATCH],
-                documents=[r.text for r in part],
-                metadatas=[{c: getattr(r, c) for c in _CHROMA_META} for r in part])
+            self._upsert(part, vectors[start:start + WRITE_BATCH])
             self.catalog.put(part, words[start:start + WRITE_BATCH])
         self._wrote()
+
+    def _upsert(self, rows: list[ChunkRow], vectors: Any) -> None:
+        """Vectors into Chroma, with their records as metadata."""
+        self.store.collection.upsert(
+            ids=[r.chunk_id for r in rows], embeddings=vectors, documents=[r.text for r in rows],
+            metadatas=[{c: getattr(r, c) for c in _CHROMA_META} for r in rows])
 
     def add_searchable(self, rows: list[ChunkRow], words: list[list[str]]) -> None:
         """Write new chunks to the catalog and the lexical index at once, in small
@@ -374,10 +377,7 @@ class ChunkIndex:
         vectors = np.asarray(vectors, dtype=np.float32)
         for start in range(0, len(rows), WRITE_BATCH):
             part = rows[start:start + WRITE_BATCH]
-            self.store.collection.upsert(
-                ids=[r.chunk_id for r in part], embeddings=vectors[start:start + WRITE_BATCH],
-                documents=[r.text for r in part],
-                metadatas=[{c: getattr(r, c) for c in _CHROMA_META} for r in part])
+            self._upsert(part, vectors[start:start + WRITE_BATCH])
             self.catalog.mark_embedded([r.chunk_id for r in part])
         self._wrote()
 
