@@ -172,14 +172,41 @@ def build_scale(size: int, articles: int) -> dict[str, Any]:
     return facts
 
 
+def disk_mb(folder: Path) -> float:
+    """MB the folder's files take on disk (allocated blocks, as `du` counts them)."""
+    return sum(p.stat().st_blocks * 512 for p in Path(folder).rglob("*") if p.is_file()) / 1e6
+
+
 def ensure_scale(size: int, articles: int = FULL_BASE_ARTICLES) -> dict[str, Any]:
     """The facts of the cached synthetic store of `size` chunks, built first (in a fresh
-    process, so its memory is not this one's) when missing."""
+    process, so its memory is not this one's) when missing, with its size on disk now
+    (Chroma's files and the catalog beside them) and its ingest rate."""
     marker = scale_dir(size, articles) / "built.json"
     if not marker.is_file():
         log(f"building the synthetic {size:,}-chunk store (cached in {marker.parent})")
         run_worker("eval.bench.stores", {"size": size, "articles": articles}, timeout=6 * 3600)
-    return json.loads(marker.read_text(encoding="utf-8"))
+    facts = json.loads(marker.read_text(encoding="utf-8"))
+    facts["disk_mb"] = disk_mb(marker.parent / "chroma")
+    facts["add_chunks_per_s"] = facts["count"] / facts["add_s"] if facts.get("add_s") else None
+    return facts
+
+
+def store_figures(report, size: int, facts: dict[str, Any]) -> None:
+    """The build of a synthetic store as figures: ingest rate, disk, the builder's RSS."""
+    from eval.bench.common import size_label
+
+    label = size_label(size)
+    how = (f"ChunkIndex.add of {facts['count']:,} synthetic chunks with precomputed (fake) vectors "
+           f"in one call, as `python -m eval.bench.stores {size}` builds the store; built "
+           f"{facts.get('built')}")
+    report.add(f"scale.{label}.ingest_chunks_per_s", f"[{label}] ingest, precomputed vectors",
+               facts.get("add_chunks_per_s"), "chunks/s", how)
+    report.add(f"scale.{label}.disk_mb", f"[{label}] store on disk (Chroma + catalog)",
+               facts.get("disk_mb"), "MB", "allocated blocks of every file under the store "
+               "folder (as du counts them)")
+    report.add(f"scale.{label}.build_peak_rss_mb", f"[{label}] peak RSS of the builder",
+               facts.get("peak_rss_mb"), "MB", "VmHWM of the build process: the synthetic rows, "
+               "vectors and words are all in memory before one ChunkIndex.add")
 
 
 def main(argv: list[str] | None = None) -> int:
