@@ -162,3 +162,21 @@ def test_store_figures_report_ingest_rate_and_disk(tmp_path):
                                  "disk_mb": 3.5, "peak_rss_mb": 200.0, "built": "today"})
     assert report.value("scale.1k.ingest_chunks_per_s") == 250.0
     assert report.value("scale.1k.disk_mb") == 3.5
+
+
+def test_a_store_built_in_slices_holds_the_chunks_of_one_build():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from eval.bench.stores import synthetic
+
+    rows = [SimpleNamespace(text=f"Talks resumed in city {n}. Officials met on day {n}. "
+                                 f"Prices rose {n} percent.") for n in range(5)]
+    vectors = np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32)
+    whole, whole_vecs, whole_words = synthetic(rows, vectors, 30)
+    parts = [synthetic(rows, vectors, 30, start=a, stop=b) for a, b in ((0, 11), (11, 30))]
+    assert [r for p in parts for r in p[0]] == whole    # ids, texts, offsets, articles
+    assert len({r.start_char for r in whole}) > 1
+    assert np.allclose(np.concatenate([p[1] for p in parts]), whole_vecs)
+    assert [w for p in parts for w in p[2]] == whole_words

