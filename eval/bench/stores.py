@@ -146,8 +146,12 @@ def scale_dir(size: int, articles: int) -> Path:
 
 def scale_settings(size: int, articles: int = FULL_BASE_ARTICLES, **overrides: Any):
     root = scale_dir(size, articles)
+    marker = root / "built.json"
+    collection = f"scale-{size}"
+    if marker.is_file():   # a store kept from a larger build keeps that build's collection
+        collection = json.loads(marker.read_text(encoding="utf-8")).get("collection", collection)
     values = {"store_path": root / "chroma", "corpus_dir": root / "corpus",
-              "collection": f"scale-{size}"}
+              "collection": collection}
     values.update(overrides)
     return make_settings(**values)
 
@@ -162,7 +166,8 @@ def build_scale(size: int, articles: int, slice_size: int | None = None) -> dict
     final = scale_dir(size, articles)
     temp = final.with_name(final.name + ".building")
     progress = temp / "progress.json"
-    done = {"count": 0, "add_s": 0.0, "generate_s": 0.0, "peak_rss_mb": 0.0, "slices": 0}
+    done = {"count": 0, "add_s": 0.0, "generate_s": 0.0, "peak_rss_mb": 0.0, "slices": 0,
+            "slice_add_s": []}
     if slice_size and progress.is_file():
         done = json.loads(progress.read_text(encoding="utf-8"))
     else:
@@ -182,7 +187,7 @@ def build_scale(size: int, articles: int, slice_size: int | None = None) -> dict
     done = {"count": stop, "add_s": done["add_s"] + add_s,
             "generate_s": done["generate_s"] + generate_s,
             "peak_rss_mb": max(done["peak_rss_mb"], peak_rss_mb()), "slices": done["slices"] + 1,
-            "last_slice": {"start": start, "stop": stop, "add_s": add_s}}
+            "slice_add_s": [*done["slice_add_s"], [start, stop, add_s]]}
     if stop < size:
         index.close()
         progress.write_text(json.dumps(done, indent=1), encoding="utf-8")
@@ -190,9 +195,37 @@ def build_scale(size: int, articles: int, slice_size: int | None = None) -> dict
     facts = {"size": size, "base_articles": articles, "base_chunks": len(rows),
              "generate_s": done["generate_s"], "add_s": done["add_s"], "count": index.count(),
              "vectors": index.vector_count(), "peak_rss_mb": done["peak_rss_mb"],
-             "slices": done["slices"], "built": dt.datetime.now().isoformat(timespec="seconds")}
+             "slices": done["slices"], "slice_add_s": done["slice_add_s"],
+             "built": dt.datetime.now().isoformat(timespec="seconds")}
     index.close()
     progress.unlink(missing_ok=True)
+    (temp / "built.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)
+    temp.rename(final)
+    return facts
+
+
+def finish_early(size: int, articles: int = FULL_BASE_ARTICLES) -> dict[str, Any]:
+    """Keep a sliced build of `size` stopped part way as the store of the chunks it holds
+    (its first chunks are a full build's; their noise draws were made for `size`, so its
+    vectors differ from a fresh build of that count, with the same statistics)."""
+    from rag.index.chunks import open_index
+
+    temp = scale_dir(size, articles).with_name(scale_dir(size, articles).name + ".building")
+    done = json.loads((temp / "progress.json").read_text(encoding="utf-8"))
+    rows, vectors, model_name, dim = base_material(articles)
+    settings = make_settings(store_path=temp / "chroma", corpus_dir=temp / "corpus",
+                             collection=f"scale-{size}")
+    index = open_index(settings, model_name, dim)
+    facts = {"size": done["count"], "base_articles": articles, "base_chunks": len(rows),
+             "generate_s": done["generate_s"], "add_s": done["add_s"], "count": index.count(),
+             "vectors": index.vector_count(), "peak_rss_mb": done["peak_rss_mb"],
+             "slices": done["slices"], "slice_add_s": done["slice_add_s"],
+             "collection": f"scale-{size}", "stopped_build_of": size,
+             "built": dt.datetime.now().isoformat(timespec="seconds")}
+    index.close()
+    final = scale_dir(done["count"], articles)
+    (temp / "progress.json").unlink()
     (temp / "built.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     temp.rename(final)
@@ -228,9 +261,12 @@ def store_figures(report, size: int, facts: dict[str, Any]) -> None:
     from eval.bench.common import size_label
 
     label = size_label(size)
+    slices = facts.get("slices") or 1
     how = (f"ChunkIndex.add of {facts['count']:,} synthetic chunks with precomputed (fake) vectors "
-           f"in one call, as `python -m eval.bench.stores {size}` builds the store; built "
-           f"{facts.get('built')}")
+           f"in {slices} call(s), one process each, as `python -m eval.bench.stores` built the "
+           f"store on {facts.get('built')}"
+           + (f" (the first {facts['count']:,} of a {facts['stopped_build_of']:,}-chunk build, "
+              "kept with --finish-early)" if facts.get("stopped_build_of") else ""))
     report.add(f"scale.{label}.ingest_chunks_per_s", f"[{label}] ingest, precomputed vectors",
                facts.get("add_chunks_per_s"), "chunks/s", how)
     report.add(f"scale.{label}.disk_mb", f"[{label}] store on disk (Chroma + catalog)",
@@ -257,8 +293,14 @@ def main(argv: list[str] | None = None) -> int:
                         "store in several runs); default all in one.")
     parser.add_argument("--one-slice", action="store_true",
                         help="With --slice: add one slice and stop (run again to go on).")
+    parser.add_argument("--finish-early", action="store_true", help="Keep a sliced build "
+                        "stopped part way as the store of the chunks it holds (then measure it "
+                        "with --sizes <that count>).")
     args = parser.parse_args(argv)
     for size in args.sizes:
+        if args.finish_early:
+            print(json.dumps(finish_early(size)))
+            continue
         if args.one_slice and args.slice and not (scale_dir(size, FULL_BASE_ARTICLES)
                                                   / "built.json").is_file():
             print(json.dumps(run_worker("eval.bench.stores", {
