@@ -339,15 +339,16 @@ def table(results: dict[str, dict]) -> str:
             rows.append([model, got["missing"]] + [""] * (len(head) - 2))
             continue
         t = got.get("throughput") or {}
-        ingest_rates = [s["ingest_chunks_per_s"] for s in got["sets"].values()
-                        if s.get("ingest_chunks_per_s") and s["embedded"] >= 100]
+        big = [s for s in got["sets"].values() if s.get("embedded", 0) >= 100]
+        ingest_rate = (sum(s["embedded"] for s in big) / sum(s["ingest_s"] for s in big)
+                       if big else None)
         rows.append([model]
                     + [f"{got['sets'][s]['hit_at_5']:.3f} / {got['sets'][s]['mrr_at_5']:.3f} "
                        f"(n={got['sets'][s]['n']})" for s in sets]
                     + [f"{t['chunks_per_s']:.1f}" if t else "-",
                        f"{t['tokens_per_s']:.0f}" if t else "-",
                        f"{t['cpu_s_per_chunk']:.3f}" if t else "-",
-                       f"{statistics.median(ingest_rates):.1f}" if ingest_rates else "-",
+                       f"{ingest_rate:.1f}" if ingest_rate else "-",
                        f"{got['cold_s']:.2f}" if got.get("cold_s") else "-",
                        f"{got['install_mb']:.0f}" if got.get("install_mb") is not None else "-"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -406,8 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print(f"\nload average {os.getloadavg()[0]:.1f}; hit@5 / MRR@5 as `rag eval` scores retrieval; "
           f"chunks/s and tokens/s (cl100k): the model alone on {args.sample} RealTime QA chunk texts; "
-          "ingest chunks/s: whole `rag ingest` of each set's corpus (median over sets of >= 100 "
-          "chunks); cold load: fresh interpreter, model built and one query embedded, median of "
+          "ingest chunks/s: whole `rag ingest` of the sets' corpora (chunks embedded / seconds, "
+          "sets of >= 100 chunks); CPU-s/chunk holds on a loaded machine, chunks/s does not; cold load: fresh interpreter, model built and one query embedded, median of "
           f"{args.cold_runs}; install MB: files of the model's own distributions")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
