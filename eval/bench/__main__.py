@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             facts = stores.ensure_scale(size, articles)
             scale[size] = stores.scale_settings(size, articles)
             report.details.setdefault("stores", {})[str(size)] = facts
+            stores.store_figures(report, size, facts)
     if "startup" in chosen:
         from eval.bench.startup import bench_startup
 
