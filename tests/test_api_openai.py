@@ -68,7 +68,7 @@ def check_annotations(content: str, annotations, newsdesk: dict, settings) -> No
         numbers = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
         assert numbers and re.search(r"\[\d+\]$", sentence), sentence
         claim = re.sub(r"\s*\[\d+\]", "", sentence)
-        assert re.search(r"[.!?]$", claim), f"not a whole sentence: {sentence!r}"
+        assert re.search(r"[.!?][\"”’']?$", claim), f"not a whole sentence: {sentence!r}"
         citations = [c for n in numbers for c in by_n.get(n, [])]
         assert any(c["quote"] in claim or claim in c["quote"] for c in citations), sentence
         for citation in citations:

@@ -134,8 +134,8 @@ def _kill_repeatedly(settings, cwd: Path, rng: random.Random, kills: int = KILLS
             deadline = time.monotonic() + 300
             while run.proc.poll() is None and not run.total and time.monotonic() < deadline:
                 time.sleep(0.02)
-            if run.total:
-                target = rng.randint(1, max(1, run.total - BATCH))
+            if run.total:   # within the first half, so the next run still has work to kill
+                target = rng.randint(1, max(1, run.total // 2))
             # then: a moment into the next batch (embedding it, or writing it to the store)
             landed.append(run.kill_after(chunks=target or 0, then=rng.uniform(0, 0.4)))
     return landed

@@ -240,8 +240,8 @@ def test_rag_ingest_url_and_rag_sync_from_the_command_line(site, web_settings, t
                          text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert f"skipped {site.url('/gone.xml')}: HTTP 410 Gone" in run.stderr
-    assert "1 feeds, 1 pages read" in run.stdout
+    assert "1 feed, 1 page read" in run.stdout
     publish_feed(site, [TRAM, BRIDGE])
     run = subprocess.run([*rag, "sync"], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert "1 feeds, 1 pages read" in run.stdout and len(indexed_docs(web_settings)) == 2
+    assert "1 feed, 1 page read" in run.stdout and len(indexed_docs(web_settings)) == 2

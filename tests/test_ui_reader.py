@@ -292,11 +292,19 @@ def test_forms_have_labels_room_a_focus_ring_and_pickers_on_the_newest_date(scre
                              timeout=5_000)
     screen.keyboard.press("Escape")
 
-    unnamed = screen.evaluate("""() => [...document.querySelectorAll('input, textarea, select')]
-        .filter(e => e.getClientRects().length && e.type !== 'hidden' && e.type !== 'file')
-        .filter(e => !(e.getAttribute('aria-label') || (e.labels && e.labels.length
-                       && e.labels[0].innerText.trim()) || e.getAttribute('aria-labelledby')))
-        .map(e => e.outerHTML.slice(0, 120))""")
+    def unnamed_inputs() -> list[str]:
+        return screen.evaluate("""() => [...document.querySelectorAll('input, textarea, select')]
+            .filter(e => e.getClientRects().length && e.type !== 'hidden' && e.type !== 'file')
+            .filter(e => !(e.getAttribute('aria-label') || (e.labels && e.labels.length
+                           && e.labels[0].innerText.trim()) || e.getAttribute('aria-labelledby')))
+            .map(e => e.outerHTML.slice(0, 120))""")
+
+    unnamed = unnamed_inputs()
+    for _ in range(50):   # the picker's own inputs go with it, a moment after Escape
+        if not unnamed:
+            break
+        screen.wait_for_timeout(100)
+        unnamed = unnamed_inputs()
     assert unnamed == []
     screen.locator("#nd-question textarea").focus()
     screen.keyboard.press("Shift+Tab")
