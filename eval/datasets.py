@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from eval.metrics import contains_evidence
 
@@ -119,17 +119,23 @@ def parse_record(data: Any, where: str) -> EvalRecord:
         short_answers=_string_list(data.get("short_answers", []), where, "short_answers"))
 
 
-def read_records(path: Path, fields: Sequence[str]) -> list[dict[str, Any]]:
-    """The JSON objects of an outside data set's JSON Lines file, each checked for `fields`;
-    DatasetError names the line of a malformed record."""
-    items = []
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each non-blank line of a JSON Lines file; DatasetError
+    names a line that is not JSON."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as err:
             raise DatasetError(f"{path} line {number}: malformed JSON ({err.msg})") from None
+
+
+def read_records(path: Path, fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The JSON objects of an outside data set's JSON Lines file, each checked for `fields`;
+    DatasetError names the line of a malformed record."""
+    items = []
+    for number, item in json_lines(path):
         for name in fields:
             if name not in item:
                 raise DatasetError(f"{path} line {number}: missing field {name!r}")

@@ -10,10 +10,9 @@ anything). Thumbs down with no citation come out unanswerable, to be checked.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
-from eval.datasets import DatasetError, EvalRecord, write_jsonl
+from eval.datasets import DatasetError, EvalRecord, json_lines, write_jsonl
 
 
 def records_from_feedback(path: str | Path) -> list[EvalRecord]:
@@ -23,13 +22,7 @@ def records_from_feedback(path: str | Path) -> list[EvalRecord]:
         raise DatasetError(f"feedback log {path} does not exist; use the 👍/👎 buttons on the "
                            "chat page first (setting feedback_path)")
     records: dict[str, EvalRecord] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DatasetError(f"{path} line {number}: malformed JSON ({err.msg})") from None
+    for number, entry in json_lines(path):
         question = entry.get("question") if isinstance(entry, dict) else None
         if not isinstance(question, str) or not question.strip():
             raise DatasetError(f"{path} line {number}: no question")

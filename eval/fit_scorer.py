@@ -37,6 +37,7 @@ import pickle
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 from scipy.optimize import minimize
@@ -88,21 +89,35 @@ def _plans(dataset: str, base, work_dir: Path, limits: tuple[int | None, int | N
     return [(plan_dataset(dataset, base, work_dir), "all")]
 
 
+def per_plan(dataset: str, work_dir: Path, limits: tuple[int | None, int | None], cache_name: str,
+             kind: type, measure: Callable[[Any, Any], list]) -> list:
+    """Items (dataclass `kind`) of each corpus of a dataset: read from
+    work_dir/cache_name/<collection>.pkl, else `measure(plan, settings)` on the prepared
+    eval store, then cached."""
+    from rag.config import load_settings
+
+    base = load_settings(None, None, generator="extractive").settings
+    items: list = []
+    for plan, _part in _plans(dataset, base, work_dir, limits):
+        cache = work_dir / cache_name / f"{plan.collection}.pkl"
+        if cache.is_file():
+            items += [kind(**fields) for fields in pickle.loads(cache.read_bytes())]
+            continue
+        settings = eval_settings(base, plan, work_dir)
+        prepare(plan, settings, progress=False, log=lambda m: print(m, file=sys.stderr))
+        found = measure(plan, settings)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps([asdict(item) for item in found]))
+        items += found
+    return items
+
+
 def probe(dataset: str, work_dir: Path, limits: tuple[int | None, int | None]) -> list[Probe]:
     from eval.harness import ask
     from rag.answer.extractive import ExtractiveGenerator
     from rag.answer.pipeline import Newsdesk, topic_question   # the generator's question
-    from rag.config import load_settings
 
-    base = load_settings(None, None, generator="extractive").settings
-    probes = []
-    for plan, part in _plans(dataset, base, work_dir, limits):
-        cache = work_dir / "fit_scorer" / f"{plan.collection}.pkl"
-        if cache.is_file():
-            probes += [Probe(**fields) for fields in pickle.loads(cache.read_bytes())]
-            continue
-        settings = eval_settings(base, plan, work_dir)
-        prepare(plan, settings, progress=False, log=lambda m: print(m, file=sys.stderr))
+    def measure(plan, settings) -> list[Probe]:
         desk = make_desk(settings)
         generator = ExtractiveGenerator(settings, similarity=False)
         desk = Newsdesk(settings, generator=generator) if hasattr(desk, "retriever") else desk
@@ -122,10 +137,9 @@ def probe(dataset: str, work_dir: Path, limits: tuple[int | None, int | None]) -
                                [record.answerable and _label(s.span.text, record) for s in kept]))
             print(f"\r{plan.name}: {i + 1}/{len(plan.records)}", end="", file=sys.stderr)
         print(file=sys.stderr)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_bytes(pickle.dumps([asdict(p) for p in found]))
-        probes += found
-    return probes
+        return found
+
+    return per_plan(dataset, work_dir, limits, "fit_scorer", Probe, measure)
 
 
 def _matrix(probes: list[Probe], features: tuple[str, ...]):

@@ -22,16 +22,15 @@ Candidates are cached under --work-dir/fit_short/ (delete to recompute).
 from __future__ import annotations
 
 import json
-import pickle
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from eval import metrics as M
-from eval.fit_scorer import _plans, fit_arguments, fit_logistic
-from eval.harness import eval_settings, make_desk, prepare
+from eval.fit_scorer import fit_arguments, fit_logistic, per_plan
+from eval.harness import make_desk
 from rag.answer.extractive.scorer import SHORT_FEATURES, WEIGHTS_PATH, ShortAnswerGate
 
 
@@ -61,20 +60,11 @@ def collect(dataset: str, work_dir: Path, limits: tuple[int | None, int | None])
     from eval.harness import ask
     from rag.answer.extractive.short_answers import short_answer_for
     from rag.answer.pipeline import topic_question
-    from rag.config import load_settings
 
-    base = load_settings(None, None, generator="extractive").settings
-    found: list[ShortCandidate] = []
-    for plan, _part in _plans(dataset, base, work_dir, limits):
-        cache = work_dir / "fit_short" / f"{plan.collection}.pkl"
-        if cache.is_file():
-            found += [ShortCandidate(**fields) for fields in pickle.loads(cache.read_bytes())]
-            continue
-        settings = eval_settings(base, plan, work_dir)
-        prepare(plan, settings, progress=False, log=lambda m: print(m, file=sys.stderr))
+    def measure(plan, settings) -> list[ShortCandidate]:
         desk = make_desk(settings)
         generator = desk.generator
-        here = []
+        found = []
         for record in plan.records:
             if not record.answerable or not (record.gold or record.short_answers):
                 continue
@@ -91,12 +81,11 @@ def collect(dataset: str, work_dir: Path, limits: tuple[int | None, int | None])
             if short is None:
                 continue
             features = generator.short_features(topic, sentences, answer.passages, short)
-            here.append(ShortCandidate(dataset, record.id, held_out(record.id), short.text,
-                                       features, is_right(short.text, record)))
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_bytes(pickle.dumps([asdict(c) for c in here]))
-        found += here
-    return found
+            found.append(ShortCandidate(dataset, record.id, held_out(record.id), short.text,
+                                        features, is_right(short.text, record)))
+        return found
+
+    return per_plan(dataset, work_dir, limits, "fit_short", ShortCandidate, measure)
 
 
 def fit(candidates: list[ShortCandidate]) -> tuple[dict[str, float], float]:

@@ -10,6 +10,9 @@ import pytest
 from rag.config import Settings
 from tests.support.settings import REPO, SEED_ARTICLE, make_settings  # noqa: F401  (the test kit's)
 
+# the news site fixtures (`site`, `web_settings`) for the source tests
+pytest_plugins = ["tests.support.news_site"]
+
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:

@@ -16,7 +16,6 @@ import subprocess
 import time
 import tracemalloc
 from dataclasses import replace
-from pathlib import Path
 
 import brotli
 import pytest
@@ -35,19 +34,6 @@ from tests.support.reliability import VENV_BIN, isolated_env
 
 BRIDGE, LIBRARY, TRAM, FISH = STORIES
 PASSWORD = "hunter2-s3cret"
-
-
-@pytest.fixture
-def site():
-    site = NewsSite().start()
-    yield site
-    site.stop()
-
-
-@pytest.fixture
-def web_settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, fetch_allow_private=True, fetch_delay_seconds=0,
-                         fetch_timeout_seconds=2.0)
 
 
 def publish_feed(site: NewsSite, stories, path="/rss.xml") -> str:

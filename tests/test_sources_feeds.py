@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,19 +21,6 @@ from tests.conftest import REPO, make_settings
 from tests.support.news_site import STORIES, NewsSite, rss
 
 BRIDGE, LIBRARY, TRAM, FISH = STORIES
-
-
-@pytest.fixture
-def site():
-    site = NewsSite().start()
-    yield site
-    site.stop()
-
-
-@pytest.fixture
-def web_settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, fetch_allow_private=True, fetch_delay_seconds=0,
-                         fetch_timeout_seconds=2.0)
 
 
 def publish_feed(site: NewsSite, stories, path="/rss.xml", **options) -> str:

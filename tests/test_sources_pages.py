@@ -12,22 +12,14 @@ from rag.sources.mixed import SourceError, split_sources
 from rag.sources.state import SourceState
 from rag.sources.urls import read_urls
 from tests.conftest import make_settings
-from tests.support.news_site import BOILERPLATE, STORIES, NewsSite, atom, news_page, rss
+from tests.support.news_site import web_settings_for, BOILERPLATE, STORIES, atom, news_page, rss
 
 BRIDGE, LIBRARY, TRAM, FISH = STORIES
 
 
 @pytest.fixture
-def site():
-    site = NewsSite().start()
-    yield site
-    site.stop()
-
-
-@pytest.fixture
 def web_settings(tmp_path: Path):
-    return make_settings(tmp_path, fetch_allow_private=True, fetch_delay_seconds=0,
-                         fetch_timeout_seconds=1.0)
+    return web_settings_for(tmp_path, timeout=1.0)
 
 
 def read(urls, settings, tmp_path: Path, indexed=()):

@@ -4,24 +4,18 @@ the article's date, and an empty time filter explained."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-STORIES = Path(__file__).resolve().parent.parent / "eval" / "datasets" / "stories"
+from tests.support.settings import EVAL_SETS, ingested_copy
+
+STORIES = EVAL_SETS / "stories"
 
 
 @pytest.fixture(scope="module")
 def stories_desk(tmp_path_factory):
     from rag.answer.pipeline import Newsdesk
-    from rag.ingest import ingest
-    from tests.conftest import make_settings
-    root = tmp_path_factory.mktemp("stories")
-    shutil.copytree(STORIES, root / "corpus")
-    settings = make_settings(root)
-    ingest(settings.corpus_dir, settings, progress=False)
-    return Newsdesk(settings)
+
+    return Newsdesk(ingested_copy(STORIES, tmp_path_factory.mktemp("stories")))
 
 
 def test_the_answer_names_the_turnout_conflict_and_cites_both_outlets(stories_desk):

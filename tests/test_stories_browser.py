@@ -9,18 +9,17 @@ set's articles (eval/datasets/stories, read-only) in its own store.
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from tests.test_ui_browser import ARTIFACTS, BOT, ask, browser, last_answer  # noqa: F401, F811
-from tests.ui_fixtures import make_settings, serving
+from tests.support.settings import EVAL_SETS, ingested_copy
+from tests.ui_fixtures import free_port, serving
 
 pytestmark = pytest.mark.slow
 
-STORIES = Path(__file__).resolve().parent.parent / "eval" / "datasets" / "stories"
+STORIES = EVAL_SETS / "stories"
 TURNOUT = "What was the turnout in the Dunmore mayoral election?"
 UNFOLD = "How did the Dunmore election count unfold?"
 
@@ -28,12 +27,8 @@ UNFOLD = "How did the Dunmore election count unfold?"
 @pytest.fixture(scope="module")
 def stories_url(tmp_path_factory):
     """The chat page over an ingested copy of the stories set."""
-    from rag.ingest import ingest
-
-    root = tmp_path_factory.mktemp("stories-page")
-    shutil.copytree(STORIES, root / "corpus")
-    settings = make_settings(root)
-    ingest(settings.corpus_dir, settings, progress=False)
+    settings = ingested_copy(STORIES, tmp_path_factory.mktemp("stories-page"),
+                             collection="ui-test", ui_port=free_port())
     with serving(settings) as url:
         yield url
 

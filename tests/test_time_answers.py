@@ -8,23 +8,18 @@ import shutil
 import pytest
 
 from rag.records import Filters
-from tests.conftest import REPO, make_settings
 from tests.support.cli import run_rag
+from tests.support.settings import EVAL_SETS, ingested_copy
 
-DATED = REPO / "eval" / "datasets" / "dated"
+DATED = EVAL_SETS / "dated"
 STRIKE = "Port Alder bus strike"
 
 
 @pytest.fixture(scope="module")
 def dated_desk(tmp_path_factory):
     from rag.answer import Newsdesk
-    from rag.ingest import ingest
 
-    root = tmp_path_factory.mktemp("dated")
-    shutil.copytree(DATED, root / "corpus")
-    settings = make_settings(root)
-    ingest(settings.corpus_dir, settings, progress=False)
-    return Newsdesk(settings)
+    return Newsdesk(ingested_copy(DATED, tmp_path_factory.mktemp("dated")))
 
 
 def test_as_of_answers_only_from_articles_published_by_then(dated_desk):

@@ -19,6 +19,8 @@ from email.utils import format_datetime
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 BOILERPLATE = [  # text on every page that must never reach the index
     "We use cookies to improve your experience",
     "Accept all cookies",
@@ -295,3 +297,24 @@ class NewsSite:
     def hits(self, path: str) -> int:
         """Requests for path answered with a body (not 304)."""
         return sum(1 for r in self.requests if r.path == path and r.status != 304)
+
+
+@pytest.fixture
+def site():
+    """A running NewsSite, stopped after the test (a plugin fixture: tests/conftest.py)."""
+    site = NewsSite().start()
+    yield site
+    site.stop()
+
+
+def web_settings_for(tmp_path, timeout: float = 2.0):
+    """Settings that may fetch from 127.0.0.1 without delay, with a short timeout."""
+    from tests.support.settings import make_settings
+
+    return make_settings(tmp_path, fetch_allow_private=True, fetch_delay_seconds=0,
+                         fetch_timeout_seconds=timeout)
+
+
+@pytest.fixture
+def web_settings(tmp_path):
+    return web_settings_for(tmp_path)

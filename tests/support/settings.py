@@ -14,6 +14,7 @@ from rag.config import Settings
 REPO = Path(__file__).resolve().parents[2]
 SEED_DIR = REPO / "corpus"
 SEED_ARTICLE = SEED_DIR / "000_3ff6c92db07b6aa6.md"
+EVAL_SETS = REPO / "eval" / "datasets"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -28,6 +29,17 @@ def make_settings(root: Path, *, copy_corpus: bool = False, **overrides: Any) ->
                               "feedback_path": root / "feedback.jsonl"}
     values.update(overrides)
     return Settings(**values)
+
+
+def ingested_copy(folder: Path, root: Path, **overrides: Any) -> Settings:
+    """Settings over a private copy of `folder` (e.g. a frozen eval set, read-only) as
+    root/corpus, ingested into root's own store."""
+    from rag.ingest import ingest
+
+    shutil.copytree(folder, Path(root) / "corpus")
+    settings = make_settings(root, **overrides)
+    ingest(settings.corpus_dir, settings, progress=False)
+    return settings
 
 
 def isolated_env(settings: Settings, **extra: str) -> dict[str, str]:
