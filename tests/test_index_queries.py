@@ -37,6 +37,7 @@ def test_the_index_answers_the_page_and_bench_queries(tmp_path):
     assert index.match_count(tokenize(["harbour strike"])[0]) == 2
     assert index.match_count([]) == 0
     assert index.count(Filters(sources=("Wire",))) == 2 and index.count() == 4
+    assert index.newest_date() == "2024-07-01" and not index.is_empty()
     rows = [row for page in index.iter_rows(batch=3) for row in page]
     assert sorted(r.doc_id for r in rows) == sorted({d for d, _ in index.states().values()})
     assert index.meta("doc_ids") is not None
@@ -59,3 +60,24 @@ def test_the_page_shows_the_newest_titles_from_the_index(tmp_path):
     # (none here: "Flood orders lifted" is no "Why did Flood order lifted?")
     assert all(q.endswith("?") and ":" not in q
                for q in example_questions(newsdesk.settings, facts))
+
+
+def test_a_filtered_dense_search_finds_the_same_chunks_by_every_path(tmp_path, monkeypatch):
+    """Over-fetching neighbours and sifting them, handing Chroma the allowed ids, and
+    Chroma's own `where` give the same nearest allowed chunks."""
+    import rag.index.chunks as chunks
+
+    desk, _ = _desk(tmp_path)
+    retriever = desk.retriever
+    vector = retriever.embeddings.embed_query("harbour strike")
+    for filters in (Filters(sources=("Wire",)), Filters(date_from="2024-05-20"),
+                    Filters(date_to="2024-05-31", sources=("Post",))):
+        sifted = [p.chunk_id for p in retriever.index.dense(vector, 2, filters)]
+        monkeypatch.setattr(chunks, "MAX_DENSE_OVERFETCH", 0)
+        by_ids = [p.chunk_id for p in retriever.index.dense(vector, 2, filters)]
+        monkeypatch.setattr(chunks, "MAX_ALLOWED_IDS", 0)
+        by_where = [p.chunk_id for p in retriever.index.dense(vector, 2, filters)]
+        monkeypatch.undo()
+        assert sifted and sifted == by_ids == by_where, filters
+        rows = retriever.index.catalog.rows(sifted)
+        assert all(filters.allows(r.date or None, r.source or None, r.doc_id) for r in rows.values())

@@ -38,7 +38,8 @@ def cold_floor() -> float:
     """Seconds for a fresh interpreter to import chromadb and load (and use once) the model."""
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", FLOOR_CODE], check=True, capture_output=True,
-                   cwd=CACHE, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+                   cwd=CACHE, env={"OMP_WAIT_POLICY": "PASSIVE",  # as rag.index.embeddings sets it
+                                   **os.environ, "ANONYMIZED_TELEMETRY": "False"})
     return time.perf_counter() - started
 
 

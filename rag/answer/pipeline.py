@@ -184,7 +184,7 @@ class Newsdesk:
         try:
             revision = self.retriever.index.revision
             if self._newest[0] != revision:
-                self._newest = (revision, self.retriever.index.facts().get("date_to") or None)
+                self._newest = (revision, self.retriever.index.newest_date())
             return self._newest[1]
         except Exception:  # noqa: BLE001 - a store error surfaces in retrieval, with its message
             return None

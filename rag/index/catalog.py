@@ -225,6 +225,19 @@ class Catalog:
                                           params).fetchone()[0]
 
     @_explained
+    def is_empty(self) -> bool:
+        """Whether no chunk is stored (one row read, whatever the size)."""
+        return self._connection().execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is None
+
+    @_explained
+    def newest_date(self) -> str | None:
+        """The date of the newest dated chunk, read from the date index (no scan)."""
+        row = self._connection().execute(
+            "SELECT date FROM chunks WHERE date_int = (SELECT max(date_int) FROM chunks) "
+            "AND date != '' LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    @_explained
     def states(self) -> dict[str, tuple[str, str]]:
         """chunk id -> (doc id, metadata hash) of every chunk: what ingest compares against."""
         rows = self._connection().execute("SELECT chunk_id, doc_id, meta_hash FROM chunks")

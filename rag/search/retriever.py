@@ -85,7 +85,7 @@ class Retriever:
         top_k = self.settings.top_k if top_k is None else top_k
         with store_errors(self.settings):
             self.index.stay_current()
-            if self.index.count() == 0:
+            if self.index.is_empty():
                 raise EmptyIndexError(f"no articles in collection {self.settings.collection!r} of "
                                       f"{store_address(self.settings)}: run `rag ingest "
                                       f"{self.settings.corpus_dir}`")
