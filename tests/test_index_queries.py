@@ -38,6 +38,13 @@ def test_the_index_answers_the_page_and_bench_queries(tmp_path):
     assert index.match_count([]) == 0
     assert index.count(Filters(sources=("Wire",))) == 2 and index.count() == 4
     assert index.newest_date() == "2024-07-01" and not index.is_empty()
+    assert index.facts()["articles"] == 4   # held until the catalog changes
+    (desk.settings.corpus_dir / "later.json").write_text(json.dumps(
+        {"title": "Strike talks resume", "date": "2024-08-02", "source": "Wire",
+         "body": "Talks resumed at the harbour. " * 3}))
+    ingest(desk.settings.corpus_dir, desk.settings, progress=False)
+    assert index.facts()["articles"] == 5 and index.facts()["date_to"] == "2024-08-02"
+    assert index.newest_date() == "2024-08-02" and index.count() > 4
     rows = [row for page in index.iter_rows(batch=3) for row in page]
     assert sorted(r.doc_id for r in rows) == sorted({d for d, _ in index.states().values()})
     assert index.meta("doc_ids") is not None

@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 from collections.abc import Set
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -125,7 +125,7 @@ class ChunkIndex:
         self._lock = threading.Lock()
         self._seen_revision = self.catalog.revision
         self._checked_at = time.monotonic()
-        self._counted: tuple[int | None, int] = (None, 0)   # (catalog revision, chunks)
+        self._held: dict[str, tuple[int, Any]] = {}   # name -> (catalog revision, value)
         self._generation = _client_generation.get(str(settings.store_path), 0)
         if not create and self.catalog.is_empty() and self.store.count() > 0:
             raise EmptyIndexError(
@@ -152,14 +152,20 @@ class ChunkIndex:
 
     def facts(self) -> dict[str, Any]:
         """Chunks, articles, sources and the date range of the collection."""
-        return self.catalog.facts()
+        return dict(self._per_revision("facts", self.catalog.facts))
 
     def _total(self) -> int:
-        """Chunks stored, counted once per catalog revision (a count reads the whole table)."""
+        """Chunks stored."""
+        return self._per_revision("count", self.catalog.count)
+
+    def _per_revision(self, name: str, read: Callable[[], Any]) -> Any:
+        """read() once per catalog revision: counts and facts read the whole table (~1 s
+        at a million chunks), the revision one row."""
         revision = self.catalog.revision
-        if self._counted[0] != revision:
-            self._counted = (revision, self.catalog.count())
-        return self._counted[1]
+        held = self._held.get(name)
+        if held is None or held[0] != revision:
+            held = self._held[name] = (revision, read())
+        return held[1]
 
     def not_embedded(self) -> int:
         """Articles with chunks still waiting for their vectors (found lexically only)."""
