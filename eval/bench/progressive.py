@@ -15,6 +15,15 @@ the goal (< 5 s).
     python -m eval.bench.progressive --articles 1000 --stop-at-hit  # kill it once found
     python -m eval.bench.progressive --code DIR      # the same with the code in DIR
                                                      # (e.g. `git archive` of main: before)
+
+`--serve` measures `rag serve` instead: seconds from starting it on the folder (fresh
+store) to the first correct /v1 answer about the new file (polled every 0.2 s), and to
+every chunk embedded (`not_embedded` 0 in the answer JSON), before and after side by
+side. Before is main's behaviour, a full ingest first: `rag ingest && rag serve
+--no-ingest` with this code, or `rag serve` of the code in --before-code DIR.
+
+    python -m eval.bench.progressive --serve --articles 250
+    python -m eval.bench.progressive --serve --before-code /tmp/main-code
 """
 
 from __future__ import annotations
@@ -22,12 +31,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shlex
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from eval.bench.common import isolated_env, make_settings, rag_command
+from eval.bench.common import free_port, isolated_env, make_settings, rag_command
 from eval.bench.feeds import article
 from rag.index.chunks import lexical_doc_ids
 from rag.text import tokenize
@@ -35,6 +45,7 @@ from rag.text import tokenize
 GOAL_SECONDS = 5.0
 MARKER = "Quokkaville"   # a town no generated article names
 NEW_FILE = "zz-new-article.md"
+QUESTION = f"What opened in {MARKER}?"
 
 
 def write_corpus(folder: Path, articles: int) -> str:
@@ -96,6 +107,95 @@ def measure(articles: int, code: Path | None, timeout: float, stop_at_hit: bool 
         return {"hit_s": hit, "done_s": done, "summary": summary}
 
 
+def ask_v1(url: str, question: str = QUESTION) -> dict | None:
+    """The answer JSON (`newsdesk` field) of one /v1 question, or None (not up, error)."""
+    import httpx
+
+    try:
+        reply = httpx.post(f"{url}/v1/chat/completions", timeout=60, json={
+            "model": "newsdesk", "messages": [{"role": "user", "content": question}]})
+    except httpx.HTTPError:
+        return None
+    return reply.json().get("newsdesk") if reply.status_code == 200 else None
+
+
+def cites_new_file(result: dict | None) -> bool:
+    """Whether an answer is the right one: not refused, citing the new file."""
+    return bool(result) and not result.get("refused") and any(
+        str(c.get("doc_id", "")).endswith(NEW_FILE) for c in result.get("citations") or [])
+
+
+def measure_serve(articles: int, before: bool, before_code: Path | None,
+                  timeout: float) -> dict:
+    """One `rag serve` start on a fresh store: seconds to the first correct /v1 answer and
+    to every chunk embedded, and the articles not embedded at that first answer."""
+    with tempfile.TemporaryDirectory(prefix="newsdesk-bench-serve-") as work:
+        corpus = Path(work) / "corpus"
+        write_corpus(corpus, articles)
+        settings = make_settings(store_path=Path(work) / "chroma", corpus_dir=corpus,
+                                 collection="progressive")
+        port = free_port()
+        env = isolated_env(settings, NEWSDESK_UI_PORT=str(port),
+                           NEWSDESK_FEEDBACK_PATH=str(Path(work) / "feedback.jsonl"))
+        rag = shlex.join(rag_command())
+        if before and before_code is None:   # main's order: everything embedded, then serve
+            command = ["sh", "-c", f"{rag} ingest --quiet && exec {rag} serve --no-ingest"]
+        else:
+            command = [*rag_command(), "serve"]
+            if before_code is not None and before:
+                env["PYTHONPATH"] = os.pathsep.join([str(before_code.resolve()), env["PYTHONPATH"]])
+        url = f"http://127.0.0.1:{port}"
+        log_path = Path(work) / "serve.log"
+        first = done = None
+        first_result: dict | None = None
+        with open(log_path, "wb") as log:
+            started = time.perf_counter()
+            proc = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                while time.perf_counter() - started < timeout and proc.poll() is None:
+                    result = ask_v1(url)
+                    if cites_new_file(result):
+                        if first is None:
+                            first, first_result = time.perf_counter() - started, result
+                        if not result.get("not_embedded"):
+                            done = time.perf_counter() - started
+                            break
+                    time.sleep(0.2 if first is None else 1.0)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if first is None:
+            raise SystemExit(f"no correct answer within {timeout:.0f} s; serve log:\n"
+                             + log_path.read_text(errors="replace")[-3000:])
+        return {"first_s": first, "done_s": done,
+                "not_embedded_at_first": (first_result or {}).get("not_embedded")}
+
+
+def main_serve(args) -> None:
+    """Before and after, side by side."""
+    before = measure_serve(args.articles, True, args.before_code, args.timeout)
+    after = measure_serve(args.articles, False, None, args.timeout)
+    how = (f"`rag serve` of {args.before_code}" if args.before_code
+           else "`rag ingest && rag serve --no-ingest`")
+    print(f"corpus: {args.articles} generated articles + 1 new file, default model; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; question: {QUESTION!r}")
+
+    def seconds(value: float | None) -> str:
+        return f"{value:7.1f} s" if value is not None else "    n/a"
+
+    print(f"{'':34}{'before':>10}{'after':>10}")
+    print(f"{'first correct /v1 answer':34}{seconds(before['first_s']):>10}{seconds(after['first_s']):>10}")
+    print(f"{'every chunk embedded':34}{seconds(before['done_s']):>10}{seconds(after['done_s']):>10}")
+    print(f"{'articles not embedded at 1st':34}{before['not_embedded_at_first']!s:>10}"
+          f"{after['not_embedded_at_first']!s:>10}")
+    print(f"before: {how} (full ingest first); after: `rag serve` (searchable first, "
+          "embedded in the background)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=300, help="other new articles in the batch")
@@ -103,7 +203,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--stop-at-hit", action="store_true",
                         help="kill the ingest once the new file is found (large batches)")
+    parser.add_argument("--serve", action="store_true",
+                        help="measure `rag serve` to its first correct /v1 answer, before and after")
+    parser.add_argument("--before-code", type=Path,
+                        help="with --serve: main's code in this folder is the before")
     args = parser.parse_args(argv)
+    if args.serve:
+        main_serve(args)
+        return
     got = measure(args.articles, args.code, args.timeout, args.stop_at_hit)
     hit = got["hit_s"]
     print(f"batch: {args.articles} generated articles + 1 new file (last), default model; "
