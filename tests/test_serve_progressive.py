@@ -19,6 +19,7 @@ from filelock import FileLock
 from eval.bench.common import free_port
 from eval.bench.progressive import ask_v1, cites_new_file, write_corpus
 from rag.index.chunks import queued_chunks
+from rag.ingest import ingest
 from rag.ingest.sync import lock_path
 from tests.support.cli import run_rag, start_rag
 from tests.support.settings import isolated_env, make_settings
@@ -117,3 +118,29 @@ def test_the_page_v1_and_mcp_share_one_newsdesk(tmp_path):
         server.should_exit = True
         thread.join(timeout=30)
 
+
+
+def test_the_serve_worker_lets_a_waiting_ingest_in_between_batches(tmp_path, monkeypatch):
+    """An upload or a feed sync waiting for the ingest lock gets it while the worker still
+    has chunks to embed (it lets go between batches), not after the whole queue."""
+    from rag.ingest import follow, sync
+    from rag.ingest.follow import embed_in_background
+
+    write_corpus(tmp_path / "corpus", 8)
+    settings = make_settings(tmp_path)
+    ingest(settings.corpus_dir, settings, progress=False, embed=False)
+    queued = queued_chunks(settings)
+    monkeypatch.setattr(sync, "EMBED_BATCH", 2)                 # many small batches
+    monkeypatch.setattr(follow, "EMBED_SLICE_SECONDS", 0.05)
+    errors: list[str] = []
+    stop = embed_in_background(settings, on_error=errors.append, every=0.2)
+    try:
+        wait_until(lambda: queued_chunks(settings) < queued, timeout=120,
+                   what="the worker to embed its first batch")
+        with FileLock(str(lock_path(settings))).acquire(timeout=60):
+            assert queued_chunks(settings) > 0, "the lock came only after the whole queue"
+        wait_until(lambda: queued_chunks(settings) == 0, timeout=300, interval=0.2,
+                   what="the worker to embed the rest")
+    finally:
+        stop.set()
+    assert not errors

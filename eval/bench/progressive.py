@@ -16,7 +16,8 @@ the goal (< 5 s).
     python -m eval.bench.progressive --code DIR      # the same with the code in DIR
                                                      # (e.g. `git archive` of main: before)
 
-`--serve` measures `rag serve` instead: seconds from starting it on the folder (fresh
+`--serve` measures `rag serve` instead: seconds from starting it on a folder of N real
+news articles (RealTime QA's, when ../shared/datasets has them) and the new file (fresh
 store) to the first correct /v1 answer about the new file (polled every 0.2 s), and to
 every chunk embedded (`not_embedded` 0 in the answer JSON), before and after side by
 side. Before is main's behaviour, a full ingest first: `rag ingest && rag serve
@@ -29,6 +30,7 @@ side. Before is main's behaviour, a full ingest first: `rag ingest && rag serve
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shlex
@@ -61,6 +63,27 @@ def write_corpus(folder: Path, articles: int) -> str:
         "---\ntitle: Flood barrier opens in " + MARKER + "\ndate: 2026-12-07\nsource: Bench "
         "Courier\n---\nThe new flood barrier in " + MARKER + " opened on Monday, two years "
         "ahead of schedule, the harbour authority said.\n", encoding="utf-8")
+    return NEW_FILE
+
+
+def write_news_corpus(folder: Path, articles: int, body_chars: int = 1000) -> str:
+    """For --serve: N real news articles (RealTime QA's first N, bodies cut at
+    `body_chars`) when its data is there, else N generated ones, and the new file. The
+    generated articles share most of their words, so they are grouped as copies of one
+    story: fine for finding the new file, not for answering questions about it."""
+    from eval.bench.chunking import RTQA
+
+    if RTQA is None:
+        return write_corpus(folder, articles)
+    write_corpus(folder, 0)
+    with RTQA.open(encoding="utf-8") as lines:
+        for n, line in zip(range(articles), lines):
+            record = json.loads(line)
+            (folder / f"{n:04d}.md").write_text(
+                f"---\ntitle: {json.dumps(record.get('title') or record['id'])}\n"
+                f"date: {record.get('date') or '2022-01-01'}\n"
+                f"source: {json.dumps(record.get('source') or 'RealTime QA')}\n---\n"
+                + record["body"][:body_chars] + "\n", encoding="utf-8")
     return NEW_FILE
 
 
@@ -131,7 +154,7 @@ def measure_serve(articles: int, before: bool, before_code: Path | None,
     to every chunk embedded, and the articles not embedded at that first answer."""
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-serve-") as work:
         corpus = Path(work) / "corpus"
-        write_corpus(corpus, articles)
+        write_news_corpus(corpus, articles)
         settings = make_settings(store_path=Path(work) / "chroma", corpus_dir=corpus,
                                  collection="progressive")
         port = free_port()
@@ -181,7 +204,10 @@ def main_serve(args) -> None:
     after = measure_serve(args.articles, False, None, args.timeout)
     how = (f"`rag serve` of {args.before_code}" if args.before_code
            else "`rag ingest && rag serve --no-ingest`")
-    print(f"corpus: {args.articles} generated articles + 1 new file, default model; load average "
+    from eval.bench.chunking import RTQA
+
+    kind = "RealTime QA articles (bodies cut at 1,000 characters)" if RTQA else "generated articles"
+    print(f"corpus: {args.articles} {kind} + 1 new file, default model; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; question: {QUESTION!r}")
 
     def seconds(value: float | None) -> str:
