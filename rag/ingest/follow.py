@@ -17,6 +17,7 @@ EMBED_POLL_SECONDS = 5.0   # how often `rag serve` looks for chunks waiting for 
 EMBED_RETRY_SECONDS = 60.0  # after a failure (model or store down): retry, without a flood
 EMBED_SLICE_SECONDS = 5.0  # the worker lets go of the ingest lock this often (between batches)
 EMBED_GAP_SECONDS = 0.5    # ... for this long, so an upload or a feed sync waiting for it gets it
+EMBED_CALL_TEXTS = 8       # texts per model call: a question waits for one call of the worker's
 
 
 class NoFeedsError(NewsdeskError):
@@ -64,6 +65,9 @@ def embed_in_background(settings: Settings, on_error: Callable[[str], None],
     or a feed sync is not kept waiting for the whole queue; set the returned event to
     stop (between batches)."""
     stop = threading.Event()
+    # the model serves one call at a time: small calls keep a question's wait short
+    settings = settings.model_copy(update={"embedding_batch_size": min(
+        settings.embedding_batch_size, EMBED_CALL_TEXTS)})
 
     def run() -> None:
         while not stop.is_set():
@@ -90,9 +94,11 @@ class _Slice:
     from the first batch, so each drain embeds one batch at least)."""
 
     def __init__(self, stop: threading.Event, seconds: float) -> None:
-        self.stop, self.seconds, self.deadline = stop, seconds, None
+        self.stop, self.seconds = stop, seconds
+        self.deadline: float | None = None
 
     def is_set(self) -> bool:
+        now = time.monotonic()
         if self.deadline is None:
-            self.deadline = time.monotonic() + self.seconds
-        return self.stop.is_set() or time.monotonic() > self.deadline
+            self.deadline = now + self.seconds
+        return self.stop.is_set() or now > self.deadline
