@@ -91,22 +91,37 @@ def echo_report(report) -> None:
               help="Delete articles whose files left the folder, or whose items left the feed.")
 @click.option("--rebuild", is_flag=True, help="Drop the collection and embed everything again.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--no-embed", is_flag=True,
+              help="Only make the articles searchable (by their words); `rag serve`'s "
+                   "worker or the next `rag ingest` embeds them.")
 @click.pass_context
 def ingest(ctx: click.Context, sources: tuple[str, ...], prune: bool, rebuild: bool,
-           quiet: bool) -> None:
+           quiet: bool, no_embed: bool) -> None:
     """Chunk, embed and store the articles of each SOURCE (default: corpus_dir).
 
     A SOURCE is a folder, an article file, or the http(s) URL of an article page or of an
     RSS/Atom feed (whose items are fetched as pages). Unchanged chunks are not embedded
     again; changed articles replace their chunks. Bad files and pages are skipped and
-    listed with the reason; the rest is ingested.
+    listed with the reason; the rest is ingested. New articles are searchable by their
+    words before any is embedded.
     """
     from rag.ingest import ingest as run_ingest
 
     settings = settings_from(ctx).settings
     report = run_ingest(list(sources) or settings.corpus_dir, settings, prune=prune,
-                        rebuild=rebuild, progress=not quiet and sys.stderr.isatty())
+                        rebuild=rebuild, progress=not quiet and sys.stderr.isatty(),
+                        embed=not no_embed)
     echo_report(report)
+    if no_embed and (waiting := queued_chunks(settings)):
+        click.echo(f"{waiting} chunks searchable, not embedded yet: run `rag ingest` or "
+                   "`rag serve` to embed them")
+
+
+def queued_chunks(settings) -> int:
+    """Chunks of the collection that are searchable but not embedded yet."""
+    from rag.index.chunks import queued_chunks as count
+
+    return count(settings)
 
 
 @main.command("sync")

@@ -424,9 +424,12 @@ def _chip_updates(date_from: str | None, date_to: str | None, sources: list[str]
             chip(time_label))
 
 
-def build_app(settings: Settings, examples: list[str] | None = None) -> gr.Blocks:
-    """The chat page for these settings (launch it with `launch_options(settings)`)."""
-    desk = Desk(settings)
+def build_app(settings: Settings, examples: list[str] | None = None,
+              desk: Desk | None = None) -> gr.Blocks:
+    """The chat page for these settings (launch it with `launch_options(settings)`);
+    `desk` is the Newsdesk it shares with other surfaces of the process (`rag serve`'s
+    /v1 and /mcp), a new one when None."""
+    desk = desk or Desk(settings)
     feedback = FeedbackLog(settings.feedback_path)
     try:  # open the index and the embedding model now, not on the first question
         desk.get().retriever.search("warm up", 1)

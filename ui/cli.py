@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from rag.cli import echo_report, settings_from
+from rag.cli import echo_report, queued_chunks, settings_from
+from rag.config import Settings
 
 
 @click.command("serve")
@@ -17,14 +18,22 @@ from rag.cli import echo_report, settings_from
 @click.option("--no-ingest", is_flag=True, help="Do not ingest corpus_dir before serving.")
 @click.pass_context
 def serve_command(ctx: click.Context, host: str | None, port: int | None, no_ingest: bool) -> None:
-    """Serve the chat page, the OpenAI-compatible API (/v1) and MCP (/mcp) on one port
-    (ingests corpus_dir first, so new articles are in; with sync_interval_minutes set,
-    re-reads the feeds of the `feeds` setting that often)."""
+    """Serve the chat page, the OpenAI-compatible API (/v1) and MCP (/mcp) on one port.
+
+    Starts at once: corpus_dir's new articles are made searchable first (answered from
+    their words), and a background worker embeds them while the page serves. With
+    sync_interval_minutes set, re-reads the feeds of the `feeds` setting that often."""
     settings = settings_from(ctx, ui_host=host, ui_port=port).settings
     if not no_ingest:
         from rag.ingest import ingest
 
-        echo_report(ingest(settings.corpus_dir, settings, progress=sys.stderr.isatty()))
+        echo_report(ingest(settings.corpus_dir, settings, progress=sys.stderr.isatty(),
+                           embed=False))
+    waiting = queued_chunks(settings)
+    if waiting:
+        check_embeddings(settings)
+        click.echo(f"{waiting} chunks wait for embedding: answered from their words until the "
+                   "background worker has embedded them")
     from rag.ingest import follow_feeds
 
     follow_feeds(settings, on_report=echo_report,
@@ -33,6 +42,14 @@ def serve_command(ctx: click.Context, host: str | None, port: int | None, no_ing
     from ui.server import serve
 
     serve(settings)
+
+
+def check_embeddings(settings: Settings) -> None:
+    """Embed one text, so that a model that cannot load or a server that refuses stops
+    `rag serve` with a clear error before the worker meets it in the background."""
+    from rag.index.embeddings import get_embeddings
+
+    get_embeddings(settings).embed_documents(["Newsdesk checks its embedding model."])
 
 
 @click.command("mcp")

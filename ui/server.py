@@ -65,11 +65,13 @@ def page_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def build_server(settings: Settings, blocks: gr.Blocks | None = None) -> FastAPI:
+def build_server(settings: Settings, desk: Desk | None = None) -> FastAPI:
     """The FastAPI app with /v1, /mcp and the page mounted at / (last, so it does not
-    shadow the other routes)."""
-    blocks = blocks or build_app(settings)
-    desk, gate = Desk(settings), AnswerGate()
+    shadow the other routes). The three share one Newsdesk (`desk`, a new one when None;
+    kept as `app.state.desk`): one Chroma client and one model copy per process."""
+    desk = desk or Desk(settings)
+    blocks = build_app(settings, desk=desk)
+    gate = AnswerGate()
     mcp = build_mcp(settings, desk, gate)
     mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
                                       json_response=True, host=settings.ui_host,
@@ -81,6 +83,7 @@ def build_server(settings: Settings, blocks: gr.Blocks | None = None) -> FastAPI
             yield
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.desk = desk
     add_api_routes(app, settings, desk, gate)
     token = bearer_token(settings)
     for route in mcp_app.routes:  # the /mcp endpoint itself (an ASGI app), guarded like /v1

@@ -7,6 +7,7 @@ generator) and shared by the CLI, the chat page and the eval harness, all of whi
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -175,9 +176,25 @@ class Newsdesk:
             retrieval.passages = on_topic(topic, retrieval.passages, k)
             for n, passage in enumerate(retrieval.passages, start=1):
                 passage.n = n
+        if retrieval.not_embedded:
+            self._score_queued(topic, retrieval.passages)
         timings["retrieve"] = _ms(started)
         relevance = max((p.dense_similarity for p in retrieval.passages), default=0.0)
         return question, standalone, retrieval, relevance, interpretation
+
+    def _score_queued(self, question: str, passages: list[Passage]) -> None:
+        """Give the passages found by their words whose vectors are still queued the dense
+        similarity their vectors will have (embedding these few texts now), so that the
+        relevance gate and the answerer judge a new article as they will once embedded."""
+        unscored = [p for p in passages if p.dense_similarity <= 0]
+        queued = self.retriever.index.pending_among([p.chunk_id for p in unscored]) if unscored else set()
+        chosen = [p for p in unscored if p.chunk_id in queued]
+        if not chosen:
+            return
+        embeddings = self.retriever.embeddings
+        query = embeddings.embed_query(question)
+        for passage, vector in zip(chosen, embeddings.embed_documents([p.text for p in chosen])):
+            passage.dense_similarity = _cosine(query, vector)
 
     def _newest_date(self) -> str | None:
         """The newest article's date (settles the year of "on June 3"), if the index says."""
@@ -300,6 +317,13 @@ def _with_conflicts(text: str, citations: list[Citation], passages: list[Passage
             added.append(c)
     text = " ".join(part for part in (first, text, rest) if part)
     return text, citations + added, found
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    """Cosine similarity (the index's measure: 1 - cosine distance)."""
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
 
 
 def _ms(since: float) -> int:

@@ -5,6 +5,7 @@ thread of `rag serve` embeds the chunks an ingest left queued (killed, or embed=
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 from rag.config import Settings
@@ -14,6 +15,9 @@ from rag.ingest.sync import IngestReport, drain, ingest
 SYNC_WAIT_SECONDS = 600.0  # how long a sync waits for another ingest to finish
 EMBED_POLL_SECONDS = 5.0   # how often `rag serve` looks for chunks waiting for vectors
 EMBED_RETRY_SECONDS = 60.0  # after a failure (model or store down): retry, without a flood
+EMBED_SLICE_SECONDS = 5.0  # the worker lets go of the ingest lock this often (between batches)
+EMBED_GAP_SECONDS = 0.5    # ... for this long, so an upload or a feed sync waiting for it gets it
+EMBED_CALL_TEXTS = 2       # texts per model call: a question waits for one call (same chunks/s as 32)
 
 
 class NoFeedsError(NewsdeskError):
@@ -56,17 +60,23 @@ def embed_in_background(settings: Settings, on_error: Callable[[str], None],
                         on_embedded: Callable[[int], None] = lambda n: None,
                         every: float = EMBED_POLL_SECONDS) -> threading.Event:
     """Drain the collection's embedding queue now and then every `every` seconds, in a
-    daemon thread (skipped while an ingest holds the lock: it embeds the queue itself);
-    set the returned event to stop (between batches)."""
+    daemon thread (skipped while an ingest holds the lock: it embeds the queue itself),
+    letting go of the lock between batches every EMBED_SLICE_SECONDS so that an upload
+    or a feed sync is not kept waiting for the whole queue; set the returned event to
+    stop (between batches)."""
     stop = threading.Event()
+    # the model serves one call at a time: small calls keep a question's wait short
+    settings = settings.model_copy(update={"embedding_batch_size": min(
+        settings.embedding_batch_size, EMBED_CALL_TEXTS)})
 
     def run() -> None:
         while not stop.is_set():
             wait = every
             try:
-                done = drain(settings, stop=stop)
+                done = drain(settings, stop=_Slice(stop, EMBED_SLICE_SECONDS))
                 if done:
                     on_embedded(done)
+                    wait = EMBED_GAP_SECONDS  # more may wait: go on after letting others in
             except NewsdeskError as err:
                 on_error(f"embedding the queued chunks failed: {err}")
                 wait = max(every, EMBED_RETRY_SECONDS)
@@ -77,3 +87,18 @@ def embed_in_background(settings: Settings, on_error: Callable[[str], None],
 
     threading.Thread(target=run, name="newsdesk-embed-queue", daemon=True).start()
     return stop
+
+
+class _Slice:
+    """A drain's `stop`: set when the worker stops or the slice's time is up (counted
+    from the first batch, so each drain embeds one batch at least)."""
+
+    def __init__(self, stop: threading.Event, seconds: float) -> None:
+        self.stop, self.seconds = stop, seconds
+        self.deadline: float | None = None
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + self.seconds
+        return self.stop.is_set() or now > self.deadline
