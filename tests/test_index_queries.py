@@ -80,7 +80,7 @@ def test_a_filtered_dense_search_finds_the_same_chunks_by_every_path(tmp_path, m
     for filters in (Filters(sources=("Wire",)), Filters(date_from="2024-05-20"),
                     Filters(date_to="2024-05-31", sources=("Post",))):
         sifted = [p.chunk_id for p in retriever.index.dense(vector, 2, filters)]
-        monkeypatch.setattr(chunks, "MAX_DENSE_OVERFETCH", 0)
+        monkeypatch.setattr(chunks, "DENSE_OVERFETCH_SHARE", 2.0)
         by_ids = [p.chunk_id for p in retriever.index.dense(vector, 2, filters)]
         monkeypatch.setattr(chunks, "MAX_ALLOWED_IDS", 0)
         by_where = [p.chunk_id for p in retriever.index.dense(vector, 2, filters)]
