@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from eval.bench.common import REPO, free_port, isolated_env, rag_command
+from eval.bench.common import REPO, free_port, isolated_env, rag_command, stop_process
 
 QUESTION = "What did Lavrov demand?"
 LOAD_QUESTIONS = [
@@ -58,12 +58,7 @@ def serving(settings, root: Path, ui_auth: str | None = None,
             _wait_until_up(url, proc, log_path, start_timeout)
             yield url, log_path
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
+            stop_process(proc)
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen, log_path: Path, timeout: float) -> None:

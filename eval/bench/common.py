@@ -122,6 +122,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 30) -> None:
+    """Terminate a child (a `rag serve`), killing it when it outlives the grace seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=grace)
+
+
 def make_settings(**values: Any):
     """Settings from the given values and the defaults only (no newsdesk.toml: Settings()
     does not read one; NEWSDESK_* variables are the caller's to clear)."""

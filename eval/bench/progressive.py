@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from eval.bench.common import free_port, isolated_env, make_settings, rag_command
+from eval.bench.common import free_port, isolated_env, make_settings, rag_command, stop_process
 from eval.bench.feeds import article
 from rag.index.chunks import lexical_doc_ids
 from rag.text import tokenize
@@ -203,12 +203,7 @@ def measure_serve(articles: int, before: bool, before_code: Path | None,
                             break
                     time.sleep(0.2 if first is None else 1.0)
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc)
         if before and up is not None:
             done = up   # main's order: every chunk was embedded before serving
         if up is None:
