@@ -144,3 +144,23 @@ def test_the_serve_worker_lets_a_waiting_ingest_in_between_batches(tmp_path, mon
     finally:
         stop.set()
     assert not errors
+
+
+def test_an_upload_beside_the_serve_worker_is_searchable_at_once_not_embedded(tmp_path):
+    """Under `rag serve` (whose worker embeds) an upload does not embed: it returns with
+    its chunks queued, and the article is answered from its words meanwhile."""
+    from rag.answer import Newsdesk
+    from ui.uploads import add_articles
+
+    settings = make_settings(tmp_path, copy_corpus=True)
+    ingest(settings.corpus_dir, settings, progress=False)
+    upload = tmp_path / "harbour.txt"
+    upload.write_text("title: Harbour strike ends\ndate: 2024-05-24\nsource: Wire\n\n"
+                      "Port workers in Millbrook ended their nine-day harbour strike on Friday "
+                      "after the port authority agreed to a 6 percent pay rise.\n", encoding="utf-8")
+    result = add_articles([upload], settings, embed=False)
+    assert result.added == ["harbour.txt"] and result.report is not None
+    assert result.report.embedded == 0 and queued_chunks(settings) > 0
+    answer = Newsdesk(settings).answer("What pay rise ended the harbour strike?")
+    assert answer.not_embedded == 1 and not answer.refused, answer.answer
+    assert "6 percent" in answer.answer

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from rag.config import ConfigError, Settings, load_settings
-from rag.index.chunks import catalog_path
 from rag.index.catalog import Catalog
+from rag.index.chunks import catalog_path, queued_chunks
 from rag.ingest import follow_feeds, ingest, sync_feeds
 from rag.sources.state import state_path
 from tests.conftest import REPO, make_settings
@@ -177,6 +177,7 @@ def test_serve_refresh_picks_up_a_new_item(site, web_settings):
     finally:
         stop.set()
     assert len(indexed_docs(settings)) == 2 and errors == []
+    assert queued_chunks(settings) > 0   # left searchable for `rag serve`'s embedding worker
 
 
 def test_following_is_off_by_default(web_settings):

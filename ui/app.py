@@ -147,6 +147,9 @@ class Desk:
         self.settings = settings
         self._desk: Newsdesk | None = None
         self._lock = threading.Lock()
+        # set by `rag serve`, whose worker embeds queued chunks: uploads then only make
+        # their articles searchable and return at once
+        self.embeds_in_background = False
 
     def get(self) -> Newsdesk:
         with self._lock:
@@ -671,7 +674,8 @@ def build_app(settings: Settings, examples: list[str] | None = None,
     def upload(files: list[str] | None) -> tuple:
         if not files:
             return "Choose one or more article files first.", gr.skip()
-        result = add_articles([str(f) for f in files], settings)
+        result = add_articles([str(f) for f in files], settings,
+                              embed=not desk.embeds_in_background)
         return (_upload_markdown(result), None)
 
     def add_link(url: str) -> tuple:
@@ -679,7 +683,7 @@ def build_app(settings: Settings, examples: list[str] | None = None,
         if not url:
             return "Paste the address of an article or a feed first.", gr.skip()
         try:
-            result = add_url(url, settings)
+            result = add_url(url, settings, embed=not desk.embeds_in_background)
         except Exception as err:  # noqa: BLE001 - a bad address is a message, not a crash
             problem = page_problem(err, settings)
             return f"**Not added:** {md_text(problem.message)}", gr.skip()

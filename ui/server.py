@@ -104,6 +104,7 @@ def serve(settings: Settings) -> None:
     print(f"Newsdesk: the page at {base}/ · OpenAI-compatible API at {base}/v1 · MCP at {base}/mcp",
           flush=True)
     stop = start_embedding_worker(settings)
+    app.state.desk.embeds_in_background = True
     try:
         # access_log off: request lines are not needed, and headers are never logged
         uvicorn.run(app, host=settings.ui_host, port=settings.ui_port, log_level="warning",

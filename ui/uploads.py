@@ -111,11 +111,13 @@ def _known_texts(folder: Path) -> dict[str, str]:
 
 
 def add_articles(paths: list[str | Path], settings: Settings,
-                 names: list[str] | None = None) -> UploadResult:
+                 names: list[str] | None = None, embed: bool = True) -> UploadResult:
     """Validate, save into settings.corpus_dir and ingest; each bad file gets its reason.
 
     `paths` are the uploaded temporary files; `names` the names the user gave them
-    (default: the temporary files' own names, which Gradio keeps).
+    (default: the temporary files' own names, which Gradio keeps). With embed=False the
+    articles are made searchable only (`rag serve`'s worker embeds them), so an upload
+    does not wait for the queue an earlier ingest left.
     """
     result = UploadResult()
     folder = Path(settings.corpus_dir)
@@ -159,7 +161,8 @@ def add_articles(paths: list[str | Path], settings: Settings,
     if not written and not result.unchanged:
         return result
     try:
-        report = ingest(folder, settings, progress=False, wait_seconds=INGEST_WAIT_SECONDS)
+        report = ingest(folder, settings, progress=False, wait_seconds=INGEST_WAIT_SECONDS,
+                        embed=embed)
     except IngestBusyError as err:
         for target in written:
             Path(target).unlink(missing_ok=True)
@@ -177,8 +180,9 @@ def add_articles(paths: list[str | Path], settings: Settings,
     return result
 
 
-def add_url(url: str, settings: Settings) -> UploadResult:
-    """Ingest the article page or RSS/Atom feed at url, as `rag ingest URL` does.
+def add_url(url: str, settings: Settings, embed: bool = True) -> UploadResult:
+    """Ingest the article page or RSS/Atom feed at url, as `rag ingest URL` does (with
+    embed=False searchable only, as `add_articles`).
 
     `added` lists "title — url" of each article read (new or changed), `unchanged` the
     URL when the server or the content hash says nothing changed, `rejected` each page or
@@ -195,7 +199,8 @@ def add_url(url: str, settings: Settings) -> UploadResult:
                                                   "article page or an RSS/Atom feed"))
         return result
     try:
-        report = ingest([url], settings, progress=False, wait_seconds=INGEST_WAIT_SECONDS)
+        report = ingest([url], settings, progress=False, wait_seconds=INGEST_WAIT_SECONDS,
+                        embed=embed)
     except IngestBusyError as err:
         result.error = f"{err}; nothing was added, try again in a minute"
         return result

@@ -25,19 +25,21 @@ class NoFeedsError(NewsdeskError):
 
 
 def sync_feeds(settings: Settings, prune: bool = False, progress: bool = False,
-               wait_seconds: float = SYNC_WAIT_SECONDS) -> IngestReport:
-    """Read the configured feeds and pages; only new or changed articles are embedded."""
+               wait_seconds: float = SYNC_WAIT_SECONDS, embed: bool = True) -> IngestReport:
+    """Read the configured feeds and pages; only new or changed articles are embedded
+    (with embed=False: made searchable, left for `embed_in_background`)."""
     if not settings.feeds:
         raise NoFeedsError("no feeds to sync: list them in newsdesk.toml, e.g. "
                            'feeds = ["https://example.com/rss.xml"], or set NEWSDESK_FEEDS')
     return ingest(list(settings.feeds), settings, prune=prune, progress=progress,
-                  wait_seconds=wait_seconds)
+                  wait_seconds=wait_seconds, embed=embed)
 
 
 def follow_feeds(settings: Settings, on_report: Callable[[IngestReport], None],
                  on_error: Callable[[str], None]) -> threading.Event | None:
-    """Sync the feeds now and then every sync_interval_minutes, in a daemon thread;
-    set the returned event to stop. None when following is off (interval 0)."""
+    """Sync the feeds now and then every sync_interval_minutes, in a daemon thread,
+    leaving the new chunks searchable for `rag serve`'s embedding worker; set the
+    returned event to stop. None when following is off (interval 0)."""
     if not settings.sync_interval_minutes or not settings.feeds:
         return None
     stop = threading.Event()
@@ -45,7 +47,7 @@ def follow_feeds(settings: Settings, on_report: Callable[[IngestReport], None],
     def run() -> None:
         while not stop.is_set():
             try:
-                on_report(sync_feeds(settings))
+                on_report(sync_feeds(settings, embed=False))
             except NewsdeskError as err:
                 on_error(f"feed sync failed: {err}")
             except Exception as err:  # the page keeps serving; the next round tries again
