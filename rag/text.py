@@ -5,6 +5,7 @@ Pure functions over strings; the tokenizer is the one BM25 and answering share.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -140,13 +141,18 @@ def comparable_words(text: str) -> list[str]:
     separators and British spellings normalised away: what two outlets' copies of one
     text have in common ("cease-fire"/"ceasefire", "organise"/"organize")."""
     text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    marks = {ch for ch in set(text) if unicodedata.combining(ch)}   # the text's distinct characters
+    if marks:
+        text = text.translate(dict.fromkeys(map(ord, marks)))
     text = re.sub(r"['\u2019\u2018`]", "", text)
     for pattern, replacement in _PHRASES:
         text = pattern.sub(replacement, text)
-    found = []
-    for word in _WORD.findall(text):
-        for pattern, replacement in _SPELLING:
-            word = pattern.sub(replacement, word)
-        found.append(word)
-    return found
+    return [_one_spelling(word) for word in _WORD.findall(text)]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _one_spelling(word: str) -> str:
+    """The word in American spelling (words recur: each is spelled out once)."""
+    for pattern, replacement in _SPELLING:
+        word = pattern.sub(replacement, word)
+    return word

@@ -17,9 +17,10 @@ article's own passages, and a copy's passages that differ, stay.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from rag.housestyle import house_words, overlap, shingles, story_paragraphs
+from rag.housestyle import house_words, overlap, shingles_of, story_paragraphs
 from rag.index.chunks import ChunkIndex
 from rag.records import Passage
 from rag.search.query import Query, Step, register_step
@@ -79,20 +80,36 @@ def changed_fact(sentence: str, other: str) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Text:
+    """What `carries` compares, read once per text: shingles, house words run together,
+    and each sentence with its house words (joined and as a set)."""
+
+    shingles: set[int]
+    joined: str
+    sentences: list[tuple[str, str, set[str]]]
+
+
+def _read(text: str) -> _Text:
+    words = house_words(text)
+    sentences = [(s, "".join(w), set(w)) for s in _sentences(text) for w in [house_words(s)]]
+    return _Text(shingles_of(words, SHINGLE_WORDS), "".join(words), sentences)
+
+
 def carries(article_chunks: list[str], passage_text: str) -> bool:
     """Whether an article (its chunks' texts) carries the passage: holds PASSAGE_OVERLAP
     of its shingles, and no sentence of the passage is there with another figure or name."""
-    article = "\n".join(article_chunks)
-    if overlap(shingles(passage_text, SHINGLE_WORDS), shingles(article, SHINGLE_WORDS)) < PASSAGE_OVERLAP:
+    return _carries(_read("\n".join(article_chunks)), _read(passage_text))
+
+
+def _carries(article: _Text, passage: _Text) -> bool:
+    if overlap(passage.shingles, article.shingles) < PASSAGE_OVERLAP:
         return False
-    joined = "".join(house_words(article))
-    theirs = [(s, set(house_words(s))) for s in _sentences(article)]
-    for sentence in _sentences(passage_text):
-        if "".join(house_words(sentence)) in joined:
+    for sentence, joined, mine in passage.sentences:
+        if joined in article.joined:
             continue
-        mine = set(house_words(sentence))
-        best = max(theirs, key=lambda t: _share(mine, t[1]), default=None)
-        if best is not None and _share(mine, best[1]) >= NEAR_SENTENCE \
+        best = max(article.sentences, key=lambda t: _share(mine, t[2]), default=None)
+        if best is not None and _share(mine, best[2]) >= NEAR_SENTENCE \
                 and changed_fact(sentence, best[0]):
             return False
     return True
@@ -121,7 +138,12 @@ def attach_copies(passages: list[Passage], index: ChunkIndex) -> list[Passage]:
     others = {p.chunk_id: [m for m in stories.get(p.story_id, []) if m["doc_id"] != p.doc_id]
               for p in passages}
     texts = index.article_texts([m["doc_id"] for members in others.values() for m in members])
+    read: dict[str, _Text] = {}   # each article read once, whichever passages it is compared with
     for passage in passages:
-        passage.copies = [dict(m) for m in others[passage.chunk_id]
-                          if carries(texts.get(m["doc_id"], []), passage.text)]
+        members = others[passage.chunk_id]
+        for member in members:
+            if member["doc_id"] not in read:
+                read[member["doc_id"]] = _read("\n".join(texts.get(member["doc_id"], [])))
+        mine = _read(passage.text) if members else None
+        passage.copies = [dict(m) for m in members if mine and _carries(read[m["doc_id"]], mine)]
     return passages
