@@ -320,6 +320,10 @@ def test_axe_core_finds_no_serious_or_critical_violations(screen):
     ask(screen, LAVROV)
     open_panel(screen, "Search settings")
     screen.locator("#nd-date-from input").wait_for()
+    # the page names its date-picker buttons 100 ms after the DOM settles (a debounced
+    # observer); an answer still rendering can hold that back past the panel opening
+    screen.wait_for_function("() => [...document.querySelectorAll('button.calendar')]"
+                             ".every((b) => b.hasAttribute('aria-label'))", timeout=10_000)
     axe = Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text(encoding="utf-8")
     screen.evaluate(axe)
     violations = screen.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
