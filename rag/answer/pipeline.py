@@ -7,7 +7,6 @@ generator) and shared by the CLI, the chat page and the eval harness, all of whi
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ from rag.answer.outcome import Outcome, draft_outcome, retrieval_outcome
 from rag.answer.timeline import label_dates, latest_draft, on_topic, resolve_when
 from rag.config import Settings
 from rag.errors import NewsdeskError
-from rag.records import Citation, Filters, Passage
+from rag.records import Citation, Filters, Passage, cosine
 from rag.search.retriever import Retrieval, Retriever
 from rag.search.steps import Query
 from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, explain_empty,
@@ -194,7 +193,7 @@ class Newsdesk:
         embeddings = self.retriever.embeddings
         query = embeddings.embed_query(question)
         for passage, vector in zip(chosen, embeddings.embed_documents([p.text for p in chosen])):
-            passage.dense_similarity = _cosine(query, vector)
+            passage.dense_similarity = cosine(query, vector)
 
     def _newest_date(self) -> str | None:
         """The newest article's date (settles the year of "on June 3"), if the index says."""
@@ -317,13 +316,6 @@ def _with_conflicts(text: str, citations: list[Citation], passages: list[Passage
             added.append(c)
     text = " ".join(part for part in (first, text, rest) if part)
     return text, citations + added, found
-
-
-def _cosine(a: list[float], b: list[float]) -> float:
-    """Cosine similarity (the index's measure: 1 - cosine distance)."""
-    dot = sum(x * y for x, y in zip(a, b))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
 
 
 def _ms(since: float) -> int:
