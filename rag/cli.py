@@ -105,6 +105,7 @@ def ingest(ctx: click.Context, sources: tuple[str, ...], prune: bool, rebuild: b
     listed with the reason; the rest is ingested. New articles are searchable by their
     words before any is embedded.
     """
+    from rag.index.chunks import queued_chunks
     from rag.ingest import ingest as run_ingest
 
     settings = settings_from(ctx).settings
@@ -115,13 +116,6 @@ def ingest(ctx: click.Context, sources: tuple[str, ...], prune: bool, rebuild: b
     if no_embed and (waiting := queued_chunks(settings)):
         click.echo(f"{waiting} chunks searchable, not embedded yet: run `rag ingest` or "
                    "`rag serve` to embed them")
-
-
-def queued_chunks(settings) -> int:
-    """Chunks of the collection that are searchable but not embedded yet."""
-    from rag.index.chunks import queued_chunks as count
-
-    return count(settings)
 
 
 @main.command("sync")

@@ -1,15 +1,17 @@
 """The plain records that flow through the pipeline (no I/O, no dependencies).
 
 sources → Article · ingest → Chunk · index/search → Passage (with `Filters`) · answer →
-Citation. `Span` is a piece of an article's text with its offsets.
+Citation. `Span` is a piece of an article's text with its offsets. `cosine` is the
+measure of a passage's `dense_similarity`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -73,6 +75,14 @@ class Passage:
     n: int = 0
     story_id: str = ""   # the copy group (syndicated story) the article belongs to
     copies: list[dict] = field(default_factory=list)  # other articles carrying this text
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors (a passage's `dense_similarity`, the index's
+    measure: 1 - cosine distance); 0.0 when either is all zeros."""
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
 
 
 @dataclass

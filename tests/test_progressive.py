@@ -14,13 +14,15 @@ import numpy as np
 from filelock import FileLock
 
 from rag.answer.pipeline import Newsdesk
+from rag.index import embeddings as embedding_models
 from rag.index.chunks import open_index, queued_chunks
 from rag.index.embeddings import embedding_name, get_embeddings
 from rag.ingest import ingest
 from rag.ingest.follow import embed_in_background
 from rag.ingest.sync import drain, lock_path
-from rag.records import Filters
+from rag.records import Filters, cosine
 from rag.search.retriever import Retriever
+from tests.support.counting import CountingEmbeddings
 from ui.render import sources_html
 
 NEW = ("A new flood barrier opened in Quokkaville on Monday, two years ahead of schedule, "
@@ -74,6 +76,26 @@ def test_a_new_article_is_found_lexically_before_it_is_embedded(settings):
     assert answer["not_embedded"] == 1
     assert "1 article not embedded yet" in sources_html(answer)
     assert "not embedded" not in sources_html({**answer, "not_embedded": 0})
+
+
+def test_an_answer_with_queued_passages_embeds_its_question_once(settings, monkeypatch):
+    """The dense similarity of the queued passages reuses the question's vector from its
+    retrieval (the question was embedded twice)."""
+    ingest(settings.corpus_dir, settings, progress=False)
+    _add_new_article(settings)
+    ingest(settings.corpus_dir, settings, progress=False, embed=False)
+    real = get_embeddings(settings)
+    counting = CountingEmbeddings(real)
+    key = (settings.embedding, settings.embedding_model, settings.embedding_base_url)
+    monkeypatch.setitem(embedding_models._cache, key, counting)  # what get_embeddings gives
+
+    question = "Where did the flood barrier open?"
+    answer = Newsdesk(settings).answer(question)
+    assert answer.not_embedded == 1 and not answer.refused
+    assert counting.questions == [question]
+    new = next(p for p in answer.passages if "quokkaville" in p.doc_id)
+    expected = cosine(real.embed_query(question), real.embed_documents([new.text])[0])
+    assert new.dense_similarity == expected > 0.5, "the queued passage is scored as before"
 
 
 def test_the_next_ingest_after_a_stop_before_embedding_ends_like_a_clean_ingest(settings, tmp_path):

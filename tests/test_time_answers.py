@@ -9,6 +9,7 @@ import pytest
 
 from rag.records import Filters
 from tests.support.cli import run_rag
+from tests.support.counting import CountingEmbeddings
 from tests.support.settings import EVAL_SETS, ingested_copy
 
 DATED = EVAL_SETS / "dated"
@@ -39,6 +40,16 @@ def test_a_named_date_answers_from_that_day_and_reports_just_after(dated_desk):
     assert all("2024-05-17" <= p.date <= "2024-05-19" for p in answer.passages)
     assert "broke down" in answer.answer
     assert answer.to_dict()["time"]["expression"] == "on May 17"
+
+
+def test_a_story_read_against_its_latest_report_embeds_the_question_once(dated_desk, monkeypatch):
+    """"The previous week" leaves nothing against today: the story's reports are searched
+    again and the week before the latest is asked, all with the one vector of the question."""
+    counting = CountingEmbeddings(dated_desk.retriever.embeddings)
+    monkeypatch.setattr(dated_desk.retriever, "embeddings", counting)
+    answer = dated_desk.answer(f"What happened in the {STRIKE} in the previous week?")
+    assert answer.to_dict()["time"]["read_against"] == "2024-05-24" and answer.passages
+    assert len(counting.questions) == 1
 
 
 def test_latest_puts_the_newest_article_of_the_story_first(dated_desk):

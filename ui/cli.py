@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from rag.cli import echo_report, queued_chunks, settings_from
+from rag.cli import echo_report, settings_from
 from rag.config import Settings
 
 
@@ -23,6 +23,8 @@ def serve_command(ctx: click.Context, host: str | None, port: int | None, no_ing
     Starts at once: corpus_dir's new articles are made searchable first (answered from
     their words), and a background worker embeds them while the page serves. With
     sync_interval_minutes set, re-reads the feeds of the `feeds` setting that often."""
+    from rag.index.chunks import queued_chunks
+
     settings = settings_from(ctx, ui_host=host, ui_port=port).settings
     if not no_ingest:
         from rag.ingest import ingest

@@ -7,7 +7,6 @@ generator) and shared by the CLI, the chat page and the eval harness, all of whi
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ from rag.answer.outcome import Outcome, draft_outcome, retrieval_outcome
 from rag.answer.timeline import label_dates, latest_draft, on_topic, resolve_when
 from rag.config import Settings
 from rag.errors import NewsdeskError
-from rag.records import Citation, Filters, Passage
+from rag.records import Citation, Filters, Passage, cosine
 from rag.search.retriever import Retrieval, Retriever
 from rag.search.steps import Query
 from rag.search.time import (CHRONOLOGICAL, NEWEST, TimeInterpretation, explain_empty,
@@ -163,38 +162,42 @@ class Newsdesk:
         topic = topic_question(standalone, interpretation)
         timeline = interpretation is not None and interpretation.order == CHRONOLOGICAL and k > 0
         retrieval = self.retriever.retrieve(topic, wide if timeline else k, filters, query)
+        vector = retrieval.query_vector   # the topic is embedded once: later searches reuse it
         pool = max(2 * k, self.settings.timeline_events)  # the story's reports, to find its latest
         story = None if retrieval.passages or k == 0 else plan_story_time(
-            interpretation, asked, lambda f: self.retriever.retrieve(topic, pool, f).passages,
+            interpretation, asked,
+            lambda f: self.retriever.retrieve(topic, pool, f, query_vector=vector).passages,
             topic, self.settings.min_relevance, self.settings.time_report_lag_days)
         if story:  # "the previous week" of the story the question names (rag.search.time)
             interpretation, filters = story
             query = Query(question=standalone, filters=filters, top_k=k, as_of=as_of,
                           extra={"time": interpretation})
-            retrieval = self.retriever.retrieve(topic, wide if timeline else k, filters, query)
+            retrieval = self.retriever.retrieve(topic, wide if timeline else k, filters, query,
+                                                query_vector=vector)
         if timeline:  # the events' story only, so the wide pool spreads over its whole span
             retrieval.passages = on_topic(topic, retrieval.passages, k)
             for n, passage in enumerate(retrieval.passages, start=1):
                 passage.n = n
         if retrieval.not_embedded:
-            self._score_queued(topic, retrieval.passages)
+            self._score_queued(topic, retrieval)
         timings["retrieve"] = _ms(started)
         relevance = max((p.dense_similarity for p in retrieval.passages), default=0.0)
         return question, standalone, retrieval, relevance, interpretation
 
-    def _score_queued(self, question: str, passages: list[Passage]) -> None:
+    def _score_queued(self, question: str, retrieval: Retrieval) -> None:
         """Give the passages found by their words whose vectors are still queued the dense
-        similarity their vectors will have (embedding these few texts now), so that the
-        relevance gate and the answerer judge a new article as they will once embedded."""
-        unscored = [p for p in passages if p.dense_similarity <= 0]
+        similarity their vectors will have (embedding these few texts now, against the
+        question's vector from its retrieval), so that the relevance gate and the answerer
+        judge a new article as they will once embedded."""
+        unscored = [p for p in retrieval.passages if p.dense_similarity <= 0]
         queued = self.retriever.index.pending_among([p.chunk_id for p in unscored]) if unscored else set()
         chosen = [p for p in unscored if p.chunk_id in queued]
         if not chosen:
             return
         embeddings = self.retriever.embeddings
-        query = embeddings.embed_query(question)
+        query = retrieval.query_vector or embeddings.embed_query(question)
         for passage, vector in zip(chosen, embeddings.embed_documents([p.text for p in chosen])):
-            passage.dense_similarity = _cosine(query, vector)
+            passage.dense_similarity = cosine(query, vector)
 
     def _newest_date(self) -> str | None:
         """The newest article's date (settles the year of "on June 3"), if the index says."""
@@ -317,13 +320,6 @@ def _with_conflicts(text: str, citations: list[Citation], passages: list[Passage
             added.append(c)
     text = " ".join(part for part in (first, text, rest) if part)
     return text, citations + added, found
-
-
-def _cosine(a: list[float], b: list[float]) -> float:
-    """Cosine similarity (the index's measure: 1 - cosine distance)."""
-    dot = sum(x * y for x, y in zip(a, b))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
 
 
 def _ms(since: float) -> int:

@@ -35,6 +35,7 @@ class Retrieval:
     passages: list[Passage]
     steps: list[str] = field(default_factory=list)
     not_embedded: int = 0   # articles found lexically only, their vectors still queued
+    query_vector: list[float] | None = None  # the question's embedding (None: not searched)
 
 
 class Retriever:
@@ -68,20 +69,21 @@ class Retriever:
         return self.retrieve(question, top_k, filters).passages
 
     def retrieve(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
-                 query: Query | None = None) -> Retrieval:
-        """Fused candidates → post-retrieval steps → top k, numbered from 1."""
+                 query: Query | None = None, query_vector: list[float] | None = None) -> Retrieval:
+        """Fused candidates → post-retrieval steps → top k, numbered from 1; `query_vector`
+        is the question's embedding when an earlier retrieval of it has one."""
         try:
-            return self._retrieve(question, top_k, filters, query)
+            return self._retrieve(question, top_k, filters, query, query_vector)
         except EmptyIndexError:
             raise
         except StoreError:
             if self.settings.store != "embedded":
                 raise  # a server's client holds no state to renew: it works once it is back
             self.index.reopen()  # another process rebuilt the collection under us
-            return self._retrieve(question, top_k, filters, query)
+            return self._retrieve(question, top_k, filters, query, query_vector)
 
     def _retrieve(self, question: str, top_k: int | None, filters: Filters,
-                  query: Query | None) -> Retrieval:
+                  query: Query | None, query_vector: list[float] | None) -> Retrieval:
         top_k = self.settings.top_k if top_k is None else top_k
         with store_errors(self.settings):
             self.index.stay_current()
@@ -92,7 +94,9 @@ class Retriever:
             if top_k <= 0:
                 return Retrieval([], not_embedded=self.index.not_embedded())
             pool = max(self.settings.candidates, top_k)
-            dense = self.dense(question, pool, filters)
+            if query_vector is None:
+                query_vector = self.embeddings.embed_query(question)
+            dense = self.index.dense(query_vector, pool, filters)
             lexical = self.lexical(question, pool, filters)
             not_embedded = self.index.not_embedded()
             rankings: list[list[Passage | None]] = [list(dense), list(lexical)]
@@ -109,7 +113,7 @@ class Retriever:
         for step in self.steps:
             passages = step(passages, query)
             ran.append(step.name)
-        return Retrieval(number(passages[:top_k]), ran, not_embedded)
+        return Retrieval(number(passages[:top_k]), ran, not_embedded, query_vector)
 
 
 def fuse(rankings: list[list[Passage | None]], top_k: int,

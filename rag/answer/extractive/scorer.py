@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from rag.records import cosine
+
 WEIGHTS_PATH = Path(__file__).with_name("scorer_weights.json")
 FEATURES = ("dense", "own", "window", "passage", "typed", "typed_close", "untyped",
             "named", "absent", "absent_number", "rank", "passage_dense", "recency", "lead")
@@ -138,10 +140,4 @@ class DenseSimilarity:
             return []
         query = self._query(question)
         documents = self.embeddings.embed_documents(list(texts))
-        return [_cosine(query, d) for d in documents]
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+        return [cosine(query, d) for d in documents]
