@@ -42,24 +42,6 @@ def test_per_article_limit_caps_passages_per_article_and_is_named_in_the_answer(
     assert answer.to_dict()["steps"] == ["per_article_limit"]
 
 
-def test_spread_articles_lets_every_article_in_first_and_keeps_the_rest_behind(tmp_path, corpus):
-    settings = make_settings(tmp_path, top_k=5, post_retrieval=["spread_articles"],
-                             max_passages_per_article=2)
-    _long_article_and_a_short_one(settings)
-    answer = Newsdesk(settings).answer("Geneva summit energy prices")
-    assert len(answer.passages) == 5
-    assert sum(p.doc_id.endswith("/long.json") for p in answer.passages) == 2
-    assert any(p.doc_id.endswith("/short.json") for p in answer.passages)
-    # one article alone: its passages are all kept, in their order
-    alone = make_settings(tmp_path / "alone", copy_corpus=True, top_k=5,
-                          post_retrieval=["spread_articles"], max_passages_per_article=1)
-    ingest(alone.corpus_dir, alone, progress=False)
-    without = make_settings(tmp_path / "alone", top_k=5, post_retrieval=[])
-    question = "What did Lavrov demand?"
-    assert ([p.chunk_id for p in Newsdesk(alone).answer(question).passages]
-            == [p.chunk_id for p in Newsdesk(without).answer(question).passages])
-
-
 def test_an_unknown_step_fails_at_start_up_naming_the_setting(tmp_path, corpus):
     settings = make_settings(tmp_path, post_retrieval=["no_such_step"])
     ingest(settings.corpus_dir, settings, progress=False)

@@ -17,8 +17,7 @@ from rag.config import ConfigError, Settings
 from rag.records import Passage
 from rag.search.query import STEPS, Query, Step, register_step
 
-__all__ = ["STEPS", "Query", "Step", "PerArticleLimit", "SpreadArticles", "make_steps",
-           "register_step"]
+__all__ = ["STEPS", "Query", "Step", "PerArticleLimit", "make_steps", "register_step"]
 
 
 @register_step("per_article_limit")
@@ -41,22 +40,6 @@ class PerArticleLimit(Step):
             if taken[passage.doc_id] <= self.max_per_article:
                 kept.append(passage)
         return kept
-
-
-@register_step("spread_articles")
-class SpreadArticles(PerArticleLimit):
-    """At most `max_passages_per_article` passages from one article before every other
-    article's have had their turn: an article's further passages move behind the rest,
-    kept (a question over one long article still gets k passages)."""
-
-    def __call__(self, passages: list[Passage], query: Query) -> list[Passage]:
-        taken: Counter[str] = Counter()
-        first: list[Passage] = []
-        later: list[Passage] = []
-        for passage in passages:
-            taken[passage.doc_id] += 1
-            (first if taken[passage.doc_id] <= self.max_per_article else later).append(passage)
-        return first + later
 
 
 def make_steps(settings: Settings) -> list[Step]:
