@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import mmap
 import os
@@ -203,8 +204,14 @@ def build_encoder(model: E5File, path: Path) -> None:
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
         plain = Path(scratch) / "fp32.onnx"
         onnx.save(graph_model, str(plain))
-        quantize_dynamic(str(plain), str(path), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"])
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # its advice to pre-process a model is for the model's author
+        try:
+            quantize_dynamic(str(plain), str(path), weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=["MatMul"])
+        finally:
+            root.setLevel(level)
 
 
 # --- running it ---------------------------------------------------------------------------
