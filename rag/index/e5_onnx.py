@@ -166,6 +166,7 @@ def build_encoder(model: E5File, path: Path) -> None:
     split_heads = const("split_heads", np.array([0, 0, heads, H // heads], np.int64))
     join_heads = const("join_heads", np.array([0, 0, H], np.int64))
     scale = const("scale", np.array(1.0 / np.sqrt(H // heads), np.float32))
+
     def by_head(x: str, prefix: str, perm: list[int]) -> str:
         shaped = node("Reshape", [linear(x, prefix, H), split_heads], f"{prefix}.4d")
         return node("Transpose", [shaped], f"{prefix}.t", perm=perm)
