@@ -69,7 +69,6 @@ def compare(dataset: str, part: str, limit: int | None, embedding: str, work_dir
         prepare,
     )
     from rag.config import load_settings
-    from rag.sources.files import load_corpus
 
     base = load_settings(None, None).settings
     if newsdesk_embedding:
@@ -78,7 +77,7 @@ def compare(dataset: str, part: str, limit: int | None, embedding: str, work_dir
     plan.records = [r for r in select_part(plan.records, part) if r.answerable]
     settings = eval_settings(base, plan, work_dir)
     started = time.perf_counter()
-    prepare(plan, settings, progress=False, log=lambda m: print(m, file=sys.stderr))
+    articles = prepare(plan, settings, progress=False, log=lambda m: print(m, file=sys.stderr))
     newsdesk_ingest = time.perf_counter() - started
     tutorial_settings = eval_settings(load_settings(None, None).settings, plan, work_dir,
                                       embedding=embedding)
@@ -98,7 +97,7 @@ def compare(dataset: str, part: str, limit: int | None, embedding: str, work_dir
         rows["tutorial"]["rr"].append(M.reciprocal_rank(found, k))
     return {"dataset": plan.name, "part": part, "limit": limit, "questions": len(plan.records),
             "k": k, "embedding": embedding, "newsdesk_embedding": base.embedding,
-            "articles": len(load_corpus(plan.corpus_dir).articles),
+            "articles": len(articles),
             "ingest_seconds": {"newsdesk": round(newsdesk_ingest, 1),
                                "tutorial": round(tutorial_ingest, 1)},
             **{name: {"hit_at_k": M.mean(v["hit"]), "mrr": M.mean(v["rr"])}

