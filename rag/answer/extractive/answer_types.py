@@ -21,11 +21,11 @@ small noun table, pytz's country and city names, US states and one generic rule 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 import Stemmer
-from dateutil import parser as date_parser
 
 from rag.text import content_terms
 
@@ -180,6 +180,8 @@ _LOCATIVE = re.compile(r"(?:\b(?:in|at|from|near|outside|across|to|into|hosted b
 
 def _valid_calendar(text: str) -> bool:
     """Whether python-dateutil reads the span as a date (e.g. not "May 45")."""
+    from dateutil import parser as date_parser  # only once a sentence holds a calendar date
+
     cleaned = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text.replace(" of ", " "))
     try:
         date_parser.parse(cleaned, fuzzy=False)
@@ -472,9 +474,11 @@ Fort Nelson Glace Bay Goose Bay Blanc-Sablon Atikokan Danmarkshavn Scoresbysund 
 Mariehamn Busingen Jersey Guernsey Isle of Man""".split())
 
 
+@functools.cache
 def _gazetteer() -> tuple[frozenset[str], frozenset[str]]:
     """(countries, cities) in lower case: pytz's country names (with common short forms)
-    and the cities its time zones are named after."""
+    and the cities its time zones are named after. Read on first use (pytz's tables take
+    ~11 ms, which a question that never asks for a place does not pay)."""
     import pytz
 
     countries = set()
@@ -499,7 +503,6 @@ def _gazetteer() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(countries), frozenset(cities)
 
 
-COUNTRIES, CITIES = _gazetteer()
 _STATES_LOWER = frozenset(s.lower() for s in US_STATES)
 
 
@@ -507,11 +510,12 @@ def place_class(text: str) -> str | None:
     """"country", "state" or "city" when a name is one (countries first), else None."""
     bare = re.sub(r"^(?:the|in|at|from|near|to)\s+", "", text.strip(), flags=re.IGNORECASE)
     bare = re.sub(r"[’']s$", "", bare).strip(" .,").lower()
-    if bare in COUNTRIES or bare.replace(".", "") in COUNTRIES:
+    countries, cities = _gazetteer()
+    if bare in countries or bare.replace(".", "") in countries:
         return "country"
     if bare in _STATES_LOWER:
         return "state"
-    if bare in CITIES:
+    if bare in cities:
         return "city"
     return None
 

@@ -15,6 +15,10 @@ from rag.errors import NewsdeskError
 from rag.answer.generators.base import Generator
 
 BUILTIN_MODULES = ("rag.answer.extractive", "rag.answer.generators.openai")
+# the built-in names and their modules: making one generator imports its module alone
+BUILTIN_NAMES = {"extractive": "rag.answer.extractive",
+                 "openai": "rag.answer.generators.openai",
+                 "openai-compatible": "rag.answer.generators.openai"}
 _REGISTRY: dict[str, type[Generator]] = {}
 _loaded = False
 G = TypeVar("G", bound=type[Generator])
@@ -51,16 +55,20 @@ def _load_builtins() -> None:
 def generator_names() -> list[str]:
     """The registered generators' names, built-ins first."""
     _load_builtins()
-    return list(_REGISTRY)
+    builtin = [name for name in BUILTIN_NAMES if name in _REGISTRY]
+    return builtin + [name for name in _REGISTRY if name not in BUILTIN_NAMES]
 
 
 def generator_class(name: str) -> type[Generator]:
     """The class registered as `name`, or UnknownGeneratorError naming the choices."""
-    _load_builtins()
+    if name not in _REGISTRY and name in BUILTIN_NAMES:
+        importlib.import_module(BUILTIN_NAMES[name])
+    if name not in _REGISTRY:
+        _load_builtins()
     if name not in _REGISTRY:
         raise UnknownGeneratorError(
             f"generator {name!r} (setting generator, in newsdesk.toml, NEWSDESK_GENERATOR or "
-            f"--generator) is not one of: {', '.join(_REGISTRY)}")
+            f"--generator) is not one of: {', '.join(generator_names())}")
     return _REGISTRY[name]
 
 
