@@ -91,3 +91,10 @@ def test_a_title_inside_a_capitalised_run_separates_the_names():
     ("What did Lavrov demand?", None)])
 def test_the_noun_a_which_or_what_question_asks_about(question, noun):
     assert asked_noun(question) == noun
+
+
+def test_places_are_read_from_pytz_on_first_use():
+    from rag.answer.extractive.answer_types import place_class
+
+    assert place_class("in France") == "country" and place_class("Texas") == "state"
+    assert place_class("the Tokyo") == "city" and place_class("Lavrov") is None

@@ -107,3 +107,30 @@ def test_a_model_refusal_is_typed_and_never_streamed_as_text(seeded_settings):
         events = list(desk.stream("What did Lavrov say about the weather in Geneva?"))
     assert [e for e in events if isinstance(e, str)] == []
     assert events[-1].refused and events[-1].outcome is Outcome.BY_MODEL
+
+
+def test_a_cold_question_imports_only_the_generator_it_uses():
+    """`rag ask`'s command line is built without reading the registry, and making the
+    extractive generator imports neither the OpenAI provider nor pytz or dateutil (an
+    untyped question never needs them); the registry still lists every built-in."""
+    import subprocess
+    import sys
+
+    code = ("import sys, rag.cli; before = set(sys.modules); "
+            "from rag.answer.generators import generator_class, generator_names; "
+            "generator_class('extractive'); made = set(sys.modules); names = generator_names(); "
+            "print(sorted(m for m in ('rag.answer.extractive', 'rag.answer.generators.openai') "
+            "if m in before), sorted(m for m in ('rag.answer.generators.openai', 'pytz', "
+            "'dateutil.parser') if m in made), names[:3])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] [] ['extractive', 'openai', 'openai-compatible']"
+
+
+def test_the_builtins_are_listed_first_whichever_was_made_first():
+    import subprocess
+    import sys
+
+    code = ("from rag.answer.generators import generator_class, generator_names; "
+            "generator_class('openai-compatible'); print(generator_names()[:3])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['extractive', 'openai', 'openai-compatible']"
