@@ -225,8 +225,9 @@ def ask(ctx, question, as_json, top_k, date_from, date_to, sources, as_of, gener
     """Answer QUESTION from the ingested articles, with cited quotes."""
     # One question, then exit: the cyclic garbage collector would only re-scan the objects
     # that importing chromadb and the answer stage creates, all alive until exit (~0.1 s of
-    # CPU on a cold start). Reference counting still frees the rest; the collector is
-    # switched back on after the answer (for callers that run the command in-process).
+    # CPU on a cold start). Reference counting still frees the rest. After the answer the
+    # collector is switched back on (for callers that run the command in-process) with
+    # what the question made frozen, so that it is not scanned all at once before exit.
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -243,6 +244,7 @@ def ask(ctx, question, as_json, top_k, date_from, date_to, sources, as_of, gener
             _print_answer(answer)
     finally:
         if collecting:
+            gc.freeze()
             gc.enable()
 
 
