@@ -86,18 +86,22 @@ def bench_startup(report: Report, seed, large, size: int, runs: int, goals: bool
         cold_ask(seed)
         cold_ask(large)
     got: dict[str, list[dict]] = {"seed": [], "large": [], "floor": []}
+    load_before = os.getloadavg()[0]
     for _ in range(runs):
         got["floor"].append({"printed_s": cold_floor()})
         got["seed"].append(cold_ask(seed))
         got["large"].append(cold_ask(large))
-    report.details["startup"] = {"runs": runs, "size": size, "question": COLD_QUESTION, **got}
+    load = (load_before, os.getloadavg()[0])  # the ratios drift up on a busy machine
+    report.details["startup"] = {"runs": runs, "size": size, "question": COLD_QUESTION,
+                                 "load_average": load, **got}
     label = size_label(size)
 
     def median(kind: str, key: str) -> float:
         return statistics.median(r[key] for r in got[kind])
 
     how = (f"fresh `rag ask \"{COLD_QUESTION}\"` (offline defaults: e5-onnx, extractive) until its "
-           f"first stdout line; median of {runs}, alternating the two stores, files in the page cache")
+           f"first stdout line; median of {runs}, alternating the two stores, files in the page cache; "
+           f"1-minute load average {load[0]:.1f} before, {load[1]:.1f} after")
     rss_how = ("peak RSS of the `rag ask` process: /usr/bin/time -f %M (maximum resident set)"
                if TIME.exists() else "ru_maxrss of the child from os.wait4 (an upper bound)")
     seed_s, large_s = median("seed", "printed_s"), median("large", "printed_s")
