@@ -14,11 +14,19 @@ and `Newsdesk.answer` as `rag eval` asks it (as of the question date). A retriev
 is a hit by the same rule for both, `rag eval`'s: from one of the question's answer
 articles (RealTime QA), or holding its evidence (RGB). Both stores stay under --work-dir,
 so a second run only asks (and reports 0 s of ingest).
+
+Each question is also marked by whether one of its answer articles lies inside the
+window Newsdesk searches (its as-of date and the question's own period: "this week" as
+of a Thursday is Monday to Thursday), and both pipelines are scored on each group: a
+question whose answer articles lie only outside it (RealTime QA's shared subset often
+keeps an older article as the answer of a "this week" question) cannot be a hit for a
+time-aware retriever, while the tutorial's search sees every article, later ones too.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -86,6 +94,7 @@ def compare(dataset: str, part: str, limit: int | None, embedding: str, work_dir
     desk = make_desk(settings, log=lambda m: print(m, file=sys.stderr))
     rows: dict[str, dict[str, list[float]]] = {"newsdesk": {"hit": [], "rr": []},
                                                "tutorial": {"hit": [], "rr": []}}
+    inside = [answer_in_window(record, articles, desk) for record in plan.records]
     for record in plan.records:
         answer = ask(desk, record, k)
         relevant = [_passage_relevant(p, record) for p in answer.passages]
@@ -100,8 +109,27 @@ def compare(dataset: str, part: str, limit: int | None, embedding: str, work_dir
             "articles": len(articles),
             "ingest_seconds": {"newsdesk": round(newsdesk_ingest, 1),
                                "tutorial": round(tutorial_ingest, 1)},
-            **{name: {"hit_at_k": M.mean(v["hit"]), "mrr": M.mean(v["rr"])}
+            "in_window": sum(inside),
+            "per_question": [{"id": r.id, "in_window": i, "newsdesk": n, "tutorial": t}
+                             for r, i, n, t in zip(plan.records, inside, rows["newsdesk"]["hit"],
+                                                   rows["tutorial"]["hit"])],
+            **{name: {"hit_at_k": M.mean(v["hit"]), "mrr": M.mean(v["rr"]),
+                      "hit_at_k_in_window": M.mean([h for h, i in zip(v["hit"], inside) if i]),
+                      "hit_at_k_outside": M.mean([h for h, i in zip(v["hit"], inside) if not i])}
                for name, v in rows.items()}}
+
+
+def answer_in_window(record: Any, articles: dict[str, Any], desk: Any) -> bool:
+    """Whether one of the record's answer articles is dated inside the window Newsdesk
+    searches for it (its as-of date and the question's own period,
+    `Newsdesk.search_filters`); True for records without answer articles (RGB: judged by
+    evidence)."""
+    if not record.doc_ids:
+        return True
+    filters = desk.search_filters(record.question, record.as_of)
+    low, high = filters.date_from or "0000-00-00", filters.date_to or "9999-99-99"
+    return any(low <= (articles[d].date or "") <= high
+               for d in record.doc_ids if d in articles and articles[d].date)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -115,9 +143,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="Newsdesk's model (default: the settings' one).")
     parser.add_argument("--work-dir", type=Path, default=Path(".newsdesk/eval"))
     parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="Also write the report, each question's hits "
+                        "included, to this file.")
     args = parser.parse_args(argv)
     report = compare(args.dataset, args.part, args.limit, args.embedding, args.work_dir, args.k,
                      args.newsdesk_embedding)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"{report['dataset']} ({report['part']}, {report['questions']} questions, "
           f"{report['articles']} articles, limit {report['limit']}), k={report['k']}")
     print(f"{'pipeline':<40}{'hit@k':>7}{'MRR':>7}{'ingest s':>10}{'articles/s':>12}")
@@ -126,6 +158,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{text:<40}{report[name]['hit_at_k']:>7.3f}{report[name]['mrr']:>7.3f}"
               f"{report['ingest_seconds'][name]:>10.1f}"
               f"{report['articles'] / max(report['ingest_seconds'][name], 1e-9):>12.2f}")
+    print(f"hit@k on the {report['in_window']} questions with an answer article inside "
+          f"Newsdesk's time window / the {report['questions'] - report['in_window']} without: "
+          + "; ".join(f"{name} {_figure(report[name]['hit_at_k_in_window'])} / "
+                      f"{_figure(report[name]['hit_at_k_outside'])}" for name in ("newsdesk", "tutorial")))
+
+
+def _figure(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 if __name__ == "__main__":

@@ -199,6 +199,12 @@ class Newsdesk:
         for passage, vector in zip(chosen, embeddings.embed_documents([p.text for p in chosen])):
             passage.dense_similarity = cosine(query, vector)
 
+    def search_filters(self, question: str, as_of: str | None = None,
+                       filters: Filters = Filters()) -> Filters:
+        """The filters a (standalone) question is searched with: the given ones, narrowed
+        to its own period and the as-of date (`rag.search.time.plan_time`)."""
+        return plan_time(question, filters, as_of, self.settings, newest=self._newest_date())[1]
+
     def _newest_date(self) -> str | None:
         """The newest article's date (settles the year of "on June 3"), if the index says."""
         try:
