@@ -14,11 +14,11 @@ from rag.config import Settings
 from rag.errors import NewsdeskError
 from rag.answer.generators.base import Generator
 
-BUILTIN_MODULES = ("rag.answer.extractive", "rag.answer.generators.openai")
 # the built-in names and their modules: making one generator imports its module alone
 BUILTIN_NAMES = {"extractive": "rag.answer.extractive",
                  "openai": "rag.answer.generators.openai",
                  "openai-compatible": "rag.answer.generators.openai"}
+BUILTIN_MODULES = tuple(dict.fromkeys(BUILTIN_NAMES.values()))
 _REGISTRY: dict[str, type[Generator]] = {}
 _loaded = False
 G = TypeVar("G", bound=type[Generator])
