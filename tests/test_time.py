@@ -107,6 +107,31 @@ def test_a_named_day_restricts_retrieval_with_two_days_for_later_reports():
     assert (filters.date_from, filters.date_to) == ("2024-06-03", "2024-06-05")
 
 
+def test_a_relative_period_of_days_also_holds_the_days_before_it():
+    # "this week" asked on Wednesday June 12 is June 10-12, and the 7 days before it
+    this_week = interpret_time("What happened this week?", AS_OF)
+    widened = time_filters(Filters(), this_week, margin_days=7)
+    assert (widened.date_from, widened.date_to) == ("2024-06-03", "2024-06-12")
+    assert time_filters(Filters(), this_week).date_from == "2024-06-10"   # no margin
+    # a period named by its dates and a single day keep their bounds
+    month = interpret_time("What happened in January 2022?", AS_OF)
+    assert time_filters(Filters(), month, margin_days=7).date_from == "2022-01-01"
+    yesterday = interpret_time("What happened yesterday?", AS_OF)
+    assert time_filters(Filters(), yesterday, margin_days=7).date_from == "2024-06-11"
+    timeline = interpret_time("How did the strike unfold this week?", AS_OF)   # its own events
+    assert time_filters(Filters(), timeline, margin_days=7).date_from == "2024-06-10"
+    # the time_rank step ranks the margin's articles with the period's, by relevance
+    pool = [_passage("older", "2024-05-20", "Port Alder bus drivers struck.", 0.040),
+            _passage("margin", "2024-06-05", "Port Alder bus drivers went on strike.", 0.030),
+            _passage("week", "2024-06-11", "Port Alder buses ran late.", 0.020)]
+    query = Query(question="What happened this week?", as_of=AS_OF, extra={"time": this_week})
+    assert [p.doc_id for p in TimeRank(margin_days=7)(list(pool), query)] == \
+        ["margin", "week", "older"]
+    assert [p.doc_id for p in TimeRank(margin_days=0)(list(pool), query)] == \
+        ["week", "older", "margin"]
+    assert Settings().time_margin_days == 7
+
+
 def test_the_users_own_date_filter_wins_over_the_question():
     mine = Filters(date_from="2024-01-01", date_to="2024-01-31")
     filters = time_filters(mine, interpret_time("What happened on June 3?", None))

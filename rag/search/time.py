@@ -255,16 +255,30 @@ def interpret_time(question: str, as_of: str | date | None = None, today: date |
                               end.isoformat() if end else None, as_of_text, order, restrict)
 
 
+def margin_start(interpretation: TimeInterpretation, margin_days: int) -> str | None:
+    """Where the margin before a relative period of several days ("this week", "last
+    month") begins, `margin_days` before its first day: such words are loose in use (a
+    "this week" asked on a Monday still means the past days' news). None when there is
+    none: a single day, a period named by its dates, a timeline (it lists the period's own
+    events), or no margin."""
+    start, end = interpretation.date_from, interpretation.date_to
+    if margin_days <= 0 or not is_relative(interpretation) or not start or start == end \
+            or interpretation.order == CHRONOLOGICAL:
+        return None
+    return (date.fromisoformat(start) - timedelta(days=margin_days)).isoformat()
+
+
 def time_filters(filters: Filters, interpretation: TimeInterpretation | None,
-                 lag_days: int = 2) -> Filters:
+                 lag_days: int = 2, margin_days: int = 0) -> Filters:
     """Retrieval filters for the interpretation: the user's own date filter wins; a named
-    period restricts (single days and "on" dates with `lag_days` for later reports); as-of
-    caps date_to. Unchanged when there is no interpretation."""
+    period restricts (single days and "on" dates with `lag_days` for later reports, a
+    relative period of several days from `margin_days` before it); as-of caps date_to.
+    Unchanged when there is no interpretation."""
     if interpretation is None:
         return filters
     date_from, date_to = filters.date_from, filters.date_to
     if not (date_from or date_to) and interpretation.restrict:
-        date_from = interpretation.date_from
+        date_from = margin_start(interpretation, margin_days) or interpretation.date_from
         date_to = interpretation.date_to
         if date_to and interpretation.date_from == interpretation.date_to:
             date_to = (date.fromisoformat(date_to) + timedelta(days=lag_days)).isoformat()
@@ -284,13 +298,15 @@ def plan_time(question: str, filters: Filters, as_of: str | None, settings: Sett
     if not reads_time(settings.post_retrieval) and interpretation is not None:
         interpretation = None if as_of is None else TimeInterpretation(
             None, None, None, interpretation.as_of)
-    return interpretation, time_filters(filters, interpretation, settings.time_report_lag_days)
+    return interpretation, time_filters(filters, interpretation, settings.time_report_lag_days,
+                                        settings.time_margin_days)
 
 
-def _in_window(passage: Passage, interpretation: TimeInterpretation, lag_days: int) -> bool:
+def _in_window(passage: Passage, interpretation: TimeInterpretation, lag_days: int,
+               margin_days: int = 0) -> bool:
     if not passage.date:
         return False
-    start = interpretation.date_from or "0000-00-00"
+    start = margin_start(interpretation, margin_days) or interpretation.date_from or "0000-00-00"
     end = interpretation.date_to or "9999-99-99"
     if interpretation.date_to and interpretation.date_from == interpretation.date_to:
         end = (date.fromisoformat(end) + timedelta(days=lag_days)).isoformat()
@@ -305,20 +321,24 @@ class TimeRank(Step):
     reads_time = True
 
     def __init__(self, report_lag_days: int = 2, recency_topic_share: float = 0.6,
-                 recency_weight: float = 0.0, recency_half_life_days: float = 30.0) -> None:
+                 recency_weight: float = 0.0, recency_half_life_days: float = 30.0,
+                 margin_days: int = 0) -> None:
         self.report_lag_days = report_lag_days
         self.recency_topic_share = recency_topic_share
         self.recency_weight = recency_weight
         self.recency_half_life_days = recency_half_life_days
+        self.margin_days = margin_days
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TimeRank":
         return cls(settings.time_report_lag_days, settings.recency_topic_share,
-                   settings.recency_weight, settings.recency_half_life_days)
+                   settings.recency_weight, settings.recency_half_life_days,
+                   settings.time_margin_days)
 
     def __call__(self, passages: list[Passage], query: Query) -> list[Passage]:
         return time_rank(passages, query, self.report_lag_days, self.recency_topic_share,
-                         self.recency_weight, self.recency_half_life_days)
+                         self.recency_weight, self.recency_half_life_days,
+                         self.margin_days)
 
 
 def recency(passage_date: str | None, as_of: str, half_life_days: float) -> float:
@@ -349,12 +369,13 @@ def prefer_recent(passages: list[Passage], as_of: str, weight: float,
 
 def time_rank(passages: list[Passage], query: Query, lag: int = 2,
               recency_topic_share: float = 0.6, recency_weight: float = 0.0,
-              recency_half_life_days: float = 30.0) -> list[Passage]:
+              recency_half_life_days: float = 30.0, margin_days: int = 0) -> list[Passage]:
     """Time-aware order: with an as-of date, fresher articles first among the equally
     relevant (`prefer_recent`); articles of the named period first; recency questions
     newest first among the best; timeline questions one passage per article, oldest
     first. No time in the question and no as-of: the passages come back unchanged.
-    `lag`: days after a named day whose reports still count as of it."""
+    `lag`: days after a named day whose reports still count as of it; `margin_days`:
+    days before a relative period of several days that count as in it (`margin_start`)."""
     interpretation = query.extra.get("time", _MISSING)
     if interpretation is _MISSING:
         interpretation = interpret_time(query.question, query.as_of)
@@ -364,8 +385,9 @@ def time_rank(passages: list[Passage], query: Query, lag: int = 2,
         passages = prefer_recent(passages, interpretation.as_of, recency_weight,
                                  recency_half_life_days)
     if interpretation.date_from or interpretation.date_to:
-        inside = [p for p in passages if _in_window(p, interpretation, lag)]
-        passages = inside + [p for p in passages if not _in_window(p, interpretation, lag)]
+        inside = [p for p in passages if _in_window(p, interpretation, lag, margin_days)]
+        passages = inside + [p for p in passages
+                             if not _in_window(p, interpretation, lag, margin_days)]
     if interpretation.order == NEWEST:
         # the passages about the question's topic (they hold nearly as many of its words
         # as the best one), newest first; then the rest in their order
