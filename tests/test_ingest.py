@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +81,16 @@ def test_a_title_change_updates_metadata_without_embedding(settings):
     assert {r.title for r in _rows(settings) if r.doc_id == "corpus/later.json"} == {"New"}
     metas = _index(settings).store.collection.get(where={"doc_id": "corpus/later.json"}, include=["metadatas"])["metadatas"]
     assert {m["title"] for m in metas} == {"New"}
+
+
+def test_one_corpus_named_two_ways_is_not_rewritten(settings, monkeypatch):
+    _add_article(settings.corpus_dir, "later.json", "Talks resumed in Vienna on Monday. " * 3, title="Vienna")
+    ingest(settings.corpus_dir.resolve(), settings, progress=False)
+    monkeypatch.chdir(settings.corpus_dir.parent)
+    again = ingest(Path(settings.corpus_dir.name), settings, progress=False)
+    assert (again.added, again.updated, again.embedded) == (0, 0, 0)
+    paths = {r.doc_id: r.path for r in _rows(settings)}
+    assert paths["corpus/later.json"] == str(settings.corpus_dir.resolve() / "later.json")
 
 
 def test_removed_articles_stay_until_prune(settings):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -62,9 +63,16 @@ def catalog_path(settings: Settings) -> Path:
     return settings.store_path / f"{settings.collection}.catalog.sqlite3"
 
 
+def stored_path(article: Article) -> str:
+    """The article's file as stored: absolute, so that one corpus named two ways
+    ("corpus" and "/home/me/news/corpus") is one set of metadata, not a rewrite."""
+    return os.path.abspath(article.path) if article.path else ""
+
+
 def meta_hash(article: Article) -> str:
     """A hash of the article's metadata: a change re-writes metadata, not vectors."""
-    fields = [article.title, article.date, article.source, article.url, article.byline, article.path]
+    fields = [article.title, article.date, article.source, article.url, article.byline,
+              stored_path(article)]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
@@ -82,7 +90,7 @@ def chunk_row(article: Article, chunk: Chunk, article_hash: str | None = None) -
                     title=article.title, date=article.date or "",
                     date_int=int(article.date.replace("-", "")) if article.date else 0,
                     source=article.source or "", url=article.url or "",
-                    byline=article.byline or "", path=article.path,
+                    byline=article.byline or "", path=stored_path(article),
                     meta_hash=article_hash or meta_hash(article), text_key=text_key(chunk.text),
                     story_id=article.doc_id)
 
