@@ -102,6 +102,15 @@ def test_a_malformed_as_of_date_is_refused_with_the_format():
             interpret_time("What happened?", bad)
 
 
+def test_time_words_inside_a_name_are_not_time():
+    question = "Newspapers, including the USA TODAY Network, dropped which comic strip?"
+    assert interpret_time(question, AS_OF).date_from is None
+    assert interpret_time("Who hosts Last Week Tonight?", AS_OF).date_from is None
+    assert span("Today, who leads the talks?") == ("2024-06-12", "2024-06-12", RELEVANCE)
+    assert span("Who said on USA Today that talks resumed yesterday?")[:2] == \
+        ("2024-06-11", "2024-06-11")
+
+
 def test_a_named_day_restricts_retrieval_with_two_days_for_later_reports():
     filters = time_filters(Filters(), interpret_time("What happened on June 3?", AS_OF))
     assert (filters.date_from, filters.date_to) == ("2024-06-03", "2024-06-05")

@@ -173,6 +173,13 @@ def _relative(match: re.Match, anchor: date) -> tuple[date, date] | None:
     return date(anchor.year - 1, 1, 1), date(anchor.year - 1, 12, 31)
 
 
+def _in_a_name(question: str, match: re.Match) -> bool:
+    """Whether relative time words are part of a name ("the USA TODAY Network", "Last Week
+    Tonight"): capitalised inside a sentence."""
+    before = question[:match.start()].rstrip()
+    return match.group()[:1].isupper() and bool(before) and before[-1] not in ".!?:;\"'(“‘"
+
+
 def _find_dates(question: str, anchor: date, day_anchor: date
                 ) -> tuple[str, date | None, date | None, bool, str | None] | None:
     """(expression, from, to, restrict, bound word) for the first time expression found.
@@ -212,7 +219,7 @@ def _find_dates(question: str, anchor: date, day_anchor: date
         if day:
             first, last = _month_range(day.year, day.month)
             return match.group().strip(), first, last, True, None
-    match = _RELATIVE.search(question)
+    match = next((m for m in _RELATIVE.finditer(question) if not _in_a_name(question, m)), None)
     if match:
         span = _relative(match, anchor)
         if span:
