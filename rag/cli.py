@@ -88,6 +88,21 @@ def start_embeddings(settings) -> None:
         pass
 
 
+def start_store(settings) -> None:
+    """Open the embedded store and start loading its vector index (on its own thread,
+    rag.index.chunks.warm_up) before the answer stage is imported: the load overlaps those
+    imports instead of following them. A store that cannot open is left for the Newsdesk
+    to report, after its check of the generator setting."""
+    from rag.index.chunks import warm_up
+    from rag.index.embeddings import embedding_name, get_embeddings
+
+    try:
+        model = get_embeddings(settings)
+        warm_up(settings, embedding_name(model), getattr(model, "dimension", None))
+    except Exception:  # noqa: BLE001 - raised again, with its message, by Newsdesk
+        pass
+
+
 def echo_report(report) -> None:
     """An ingest's skipped files and records and its notes (on stderr, names escaped so
     they cannot drive the terminal or forge lines) and its summary."""
@@ -233,6 +248,7 @@ def ask(ctx, question, as_json, top_k, date_from, date_to, sources, as_of, gener
     try:
         settings = settings_from(ctx, generator=generator).settings
         start_embeddings(settings)
+        start_store(settings)
         from rag.answer import Newsdesk
 
         desk = Newsdesk(settings)

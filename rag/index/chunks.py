@@ -38,8 +38,8 @@ import numpy as np
 
 from rag.config import Settings
 from rag.index.catalog import COLUMNS, Catalog, CatalogError, ChunkRow  # ChunkRow: owned here
-from rag.index.store import (EmptyIndexError, Store, drop_collection, forget_client, open_store,
-                             store_address, store_errors)
+from rag.index.store import (DIM_KEY, EmptyIndexError, Store, drop_collection, forget_client,
+                             open_store, store_address, store_errors)
 from rag.records import Article, Chunk, Filters, Passage
 
 PAGE = 5000
@@ -51,6 +51,7 @@ DENSE_OVERFETCH_SHARE = 0.3   # filters letting at least this share through: ove
 MAX_ALLOWED_IDS = 50_000      # narrower filters hand Chroma the allowed ids; wider use `where`
 _revisions_written: dict[str, int] = {}  # catalog path -> last revision this process wrote
 _client_generation: dict[str, int] = {}  # store path -> how often this process reopened it
+_warm_ups: dict[str, threading.Thread] = {}  # store path -> thread loading its vector index
 _CHROMA_META = [c for c in COLUMNS if c not in ("chunk_id", "text", "text_key", "story_id")]
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
                          "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"',
@@ -250,6 +251,7 @@ class ChunkIndex:
 
     def reopen(self) -> None:
         """Open the embedded Chroma afresh (after another process rebuilt or changed it)."""
+        _await_warm_up(self.settings)
         forget_client(self.settings)
         path = str(self.settings.store_path)
         _client_generation[path] = self._generation = _client_generation.get(path, 0) + 1
@@ -293,6 +295,7 @@ class ChunkIndex:
         return self._nearest(vector, k, filters, where=_chroma_where(filters))
 
     def _nearest(self, vector: Sequence[float], k: int, filters: Filters, **narrow: Any) -> list[Passage]:
+        _await_warm_up(self.settings)
         with store_errors(self.settings):
             got = self.store.collection.query(query_embeddings=[list(vector)], n_results=k,
                                               include=["distances"], **narrow)
@@ -443,6 +446,43 @@ def open_index(settings: Settings, model_name: str, dim: int | None, create: boo
         return ChunkIndex(settings, model_name, dim, create=create)
 
 
+def warm_up(settings: Settings, model_name: str, dim: int | None) -> None:
+    """Open an embedded store's collection and load its vector index on a thread, for a
+    cold `rag ask`: Chroma reads its HNSW index at the first query (0.25-0.3 s of one core
+    at 100k chunks, outside the GIL), so a throwaway query started here overlaps that load
+    with what the process does before its real query (importing the answer stage,
+    embedding the question). Chroma keeps one instance per store path, so the index the
+    question opens next finds the vectors loaded; its first query waits for this thread.
+    Does nothing for a server store or a store without a catalog (nothing to load)."""
+    if settings.store != "embedded" or not catalog_path(settings).is_file():
+        return
+    with store_errors(settings):
+        store = open_store(settings, model_name, dim)
+        dim = dim or int(store.metadata.get(DIM_KEY) or 0)
+    if not dim:
+        return
+    probe = [[1.0] + [0.0] * (dim - 1)]
+
+    def load() -> None:
+        try:
+            store.collection.query(query_embeddings=probe, n_results=1, include=[])
+        except Exception:  # noqa: BLE001 - the question's own query reports the store's errors
+            pass
+
+    # not a daemon: a process that ends before its query waits for the load to finish
+    # rather than exiting while the thread is inside Chroma's native code (that can crash)
+    thread = threading.Thread(target=load, name="chroma-warm-up")
+    _warm_ups[str(settings.store_path)] = thread
+    thread.start()
+
+
+def _await_warm_up(settings: Settings) -> None:
+    """Wait for this store's warm-up query, if one is running (one load, not two at once)."""
+    thread = _warm_ups.pop(str(settings.store_path), None)
+    if thread is not None:
+        thread.join()
+
+
 def queued_chunks(settings: Settings) -> int:
     """Chunks of the collection waiting for vectors, read from the catalog alone (no
     vector store opened, nothing written): 0 when there is no catalog yet, or one being
@@ -478,6 +518,7 @@ def lexical_doc_ids(settings: Settings, words: list[str], k: int) -> list[str]:
 def drop_index(settings: Settings) -> Path | None:
     """Delete the collection and its catalog (`rag ingest --rebuild`); returns where a
     damaged embedded store was moved aside, if it was."""
+    _await_warm_up(settings)
     with store_errors(settings):
         moved = drop_collection(settings)
     path = catalog_path(settings)
