@@ -95,12 +95,15 @@ def start_store(settings) -> None:
     to report, after its check of the generator setting."""
     from rag.index.chunks import warm_up
     from rag.index.embeddings import embedding_name, get_embeddings
+    from rag.index.store import forget_client
 
     try:
         model = get_embeddings(settings)
         warm_up(settings, embedding_name(model), getattr(model, "dimension", None))
     except Exception:  # noqa: BLE001 - raised again, with its message, by Newsdesk
-        pass
+        # a failed open leaves chromadb's cached instance half made: drop it, so that the
+        # Newsdesk opens the store afresh and reports the store's own error
+        forget_client(settings)
 
 
 def echo_report(report) -> None:
