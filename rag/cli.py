@@ -75,23 +75,11 @@ def settings_from(ctx: click.Context, **overrides) -> LoadedSettings:
     return load_settings(root.obj["config_file"], root.obj["profile"], **overrides)
 
 
-def start_embeddings(settings) -> None:
-    """Start loading the embedding model before the answer stage and chromadb are imported:
-    the offline models load on their own thread (rag.index.embeddings), so the load overlaps
-    those imports instead of following them. A model that cannot load is left for the
-    Newsdesk to report, after its check of the generator setting."""
-    from rag.index.embeddings import get_embeddings
-
-    try:
-        get_embeddings(settings)
-    except Exception:  # noqa: BLE001 - raised again, with its message, by Newsdesk
-        pass
-
-
-def start_store(settings) -> None:
-    """Open the embedded store and start loading its vector index (on its own thread,
-    rag.index.chunks.warm_up) before the answer stage is imported: the load overlaps those
-    imports instead of following them. A store that cannot open is left for the Newsdesk
+def start_loading(settings) -> None:
+    """Start loading the embedding model and the embedded store's vector index before the
+    answer stage and chromadb's query path are imported: each loads on its own thread
+    (rag.index.embeddings, rag.index.chunks.warm_up), so the loads overlap those imports
+    instead of following them. A model or store that cannot load is left for the Newsdesk
     to report, after its check of the generator setting."""
     from rag.index.chunks import warm_up
     from rag.index.embeddings import embedding_name, get_embeddings
@@ -99,6 +87,9 @@ def start_store(settings) -> None:
 
     try:
         model = get_embeddings(settings)
+    except Exception:  # noqa: BLE001 - raised again, with its message, by Newsdesk
+        return
+    try:
         warm_up(settings, embedding_name(model), getattr(model, "dimension", None))
     except Exception:  # noqa: BLE001 - raised again, with its message, by Newsdesk
         # a failed open leaves chromadb's cached instance half made: drop it, so that the
@@ -250,8 +241,7 @@ def ask(ctx, question, as_json, top_k, date_from, date_to, sources, as_of, gener
     gc.disable()
     try:
         settings = settings_from(ctx, generator=generator).settings
-        start_embeddings(settings)
-        start_store(settings)
+        start_loading(settings)
         from rag.answer import Newsdesk
 
         desk = Newsdesk(settings)

@@ -13,14 +13,15 @@ Newsdesk: the eval's own collection (its model: --newsdesk-embedding, else the s
 and `Newsdesk.answer` as `rag eval` asks it (as of the question date). A retrieved chunk
 is a hit by the same rule for both, `rag eval`'s: from one of the question's answer
 articles (RealTime QA), or holding its evidence (RGB). Both stores stay under --work-dir,
-so a second run only asks (and reports 0 s of ingest).
+so a second run only asks (and reports the tutorial's ingest as reused).
 
 Each question is also marked by whether one of its answer articles lies inside the
 window Newsdesk searches (its as-of date and the question's own period: "this week" as
-of a Thursday is Monday to Thursday), and both pipelines are scored on each group: a
-question whose answer articles lie only outside it (RealTime QA's shared subset often
-keeps an older article as the answer of a "this week" question) cannot be a hit for a
-time-aware retriever, while the tutorial's search sees every article, later ones too.
+of a Thursday is Monday to Thursday, and the `time_margin_days` before it), and both
+pipelines are scored on each group: a question whose answer articles lie only outside it
+(RealTime QA's shared subset often keeps an older article as the answer of a "this week"
+question) cannot be a hit for a time-aware retriever, while the tutorial's search sees
+every article, later ones too.
 """
 
 from __future__ import annotations

@@ -309,15 +309,14 @@ def plan_time(question: str, filters: Filters, as_of: str | None, settings: Sett
                                         settings.time_margin_days)
 
 
-def _in_window(passage: Passage, interpretation: TimeInterpretation, lag_days: int,
-               margin_days: int = 0) -> bool:
-    if not passage.date:
-        return False
+def _window(interpretation: TimeInterpretation, lag_days: int,
+            margin_days: int = 0) -> tuple[str, str]:
+    """The first and last publication day (inclusive) counted as of the named period."""
     start = margin_start(interpretation, margin_days) or interpretation.date_from or "0000-00-00"
     end = interpretation.date_to or "9999-99-99"
     if interpretation.date_to and interpretation.date_from == interpretation.date_to:
         end = (date.fromisoformat(end) + timedelta(days=lag_days)).isoformat()
-    return start <= passage.date <= end
+    return start, end
 
 
 @register_step("time_rank")
@@ -392,9 +391,9 @@ def time_rank(passages: list[Passage], query: Query, lag: int = 2,
         passages = prefer_recent(passages, interpretation.as_of, recency_weight,
                                  recency_half_life_days)
     if interpretation.date_from or interpretation.date_to:
-        inside = [p for p in passages if _in_window(p, interpretation, lag, margin_days)]
-        passages = inside + [p for p in passages
-                             if not _in_window(p, interpretation, lag, margin_days)]
+        start, end = _window(interpretation, lag, margin_days)
+        inside = [p for p in passages if p.date and start <= p.date <= end]
+        passages = inside + [p for p in passages if not (p.date and start <= p.date <= end)]
     if interpretation.order == NEWEST:
         # the passages about the question's topic (they hold nearly as many of its words
         # as the best one), newest first; then the rest in their order
